@@ -1,0 +1,1 @@
+"""Benchmarks for voicehook. See docs/benchmarks.md."""
