@@ -2,11 +2,13 @@
 
 `app` is the plain version. `upstream_app` calls the fake upstream.
 TODO(core): the upstream version uses aiohttp directly for now. Switch it to the upstream
-client that voicehook provides (`req.upstream`) once that API exists.
+client that voicehook provides once that API is final (in progress: `req.app.http.get_json`).
+Startup and shutdown hooks get the app context as their only argument.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -42,13 +44,13 @@ _weather_url = upstream_base() + "/weather"
 
 
 @upstream_play.on_startup
-async def _open_session() -> None:
+async def _open_session(app: Any) -> None:
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
     _sessions.append(aiohttp.ClientSession(connector=connector))
 
 
 @upstream_play.on_shutdown
-async def _close_session() -> None:
+async def _close_session(app: Any) -> None:
     while _sessions:
         await _sessions.pop().close()
 
