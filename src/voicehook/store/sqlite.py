@@ -1,0 +1,362 @@
+"""A store in one SQLite file: the embedded default. Safe for several worker processes.
+
+How it works:
+
+- One table ``(key, value, version, expires)``. WAL journal, so readers never wait for
+  writers. ``synchronous=NORMAL``: a power cut can lose the last writes, never corrupt.
+- Every conditional write is one SQL statement (``UPDATE ... WHERE key=? AND version=?`` or
+  ``INSERT ... ON CONFLICT``) checked by its row count, so it is atomic across processes.
+- Blocking SQLite calls run on one dedicated thread with one persistent connection.
+- Fast path (``inline=True``, the default): a second connection with ``busy_timeout=0`` runs
+  the statement right on the event-loop thread. A local read or a small write takes a few
+  microseconds, less than a hop to a thread and back. If the database is locked by another
+  writer, the call does not wait there: it goes to the thread, which waits up to
+  ``busy_timeout``. Checkpoints (the only ``fsync``) also run on the thread.
+- Expired rows are invisible at once. They are deleted when read, when the key is created
+  again, and by a sweep every ``sweep_interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from voicehook.store.base import (
+    ConflictError,
+    Entry,
+    StoreUnavailable,
+    check_key,
+    check_ttl,
+    check_version,
+)
+from voicehook.store.codec import decode, encode
+
+__all__ = ["SQLiteStore"]
+
+T = TypeVar("T")
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+# Write statements on the event-loop connection between two checkpoints on the thread.
+_CHECKPOINT_EVERY = 1000
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in _BUSY_CODES
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+class _SQL:
+    """The statements for one table name (checked against ``_IDENT`` by the store)."""
+
+    def __init__(self, table: str) -> None:
+        def q(template: str) -> str:
+            return template.replace("_TABLE_", table)
+
+        self.schema = (
+            q(
+                "CREATE TABLE IF NOT EXISTS _TABLE_ ("
+                "key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, "
+                "version INTEGER NOT NULL, expires REAL) WITHOUT ROWID"
+            ),
+            q(
+                "CREATE INDEX IF NOT EXISTS _TABLE__expires ON _TABLE_(expires) "
+                "WHERE expires IS NOT NULL"
+            ),
+        )
+        self.get = q("SELECT value, version, expires FROM _TABLE_ WHERE key = ?")
+        self.version = q(
+            "SELECT version FROM _TABLE_ WHERE key = ? AND (expires IS NULL OR expires > ?)"
+        )
+        self.create = q(
+            "INSERT INTO _TABLE_ (key, value, version, expires) VALUES (?, ?, 1, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = 1, "
+            "expires = excluded.expires "
+            "WHERE _TABLE_.expires IS NOT NULL AND _TABLE_.expires <= ?"
+        )
+        self.update = q(
+            "UPDATE _TABLE_ SET value = ?, version = version + 1, expires = ? "
+            "WHERE key = ? AND version = ? AND (expires IS NULL OR expires > ?)"
+        )
+        self.delete = q("DELETE FROM _TABLE_ WHERE key = ? AND (expires IS NULL OR expires > ?)")
+        self.delete_version = q(
+            "DELETE FROM _TABLE_ WHERE key = ? AND version = ? AND (expires IS NULL OR expires > ?)"
+        )
+        self.delete_expired_key = q("DELETE FROM _TABLE_ WHERE key = ? AND expires <= ?")
+        self.sweep = q("DELETE FROM _TABLE_ WHERE expires IS NOT NULL AND expires <= ?")
+
+
+class SQLiteStore:
+    """Store entries in one SQLite database file.
+
+    Several processes on one machine may open the same file (for example uvicorn workers).
+    Do not put the file on a network file system: SQLite locking is not reliable there.
+
+    Args:
+        path: the database file. Created with its table on first open.
+        table: the table name (letters, digits, ``_``).
+        busy_timeout: seconds to wait for another process's write lock before giving up
+            with :class:`StoreUnavailable`.
+        sweep_interval: seconds between deletions of expired rows.
+        inline: run short statements on the event-loop thread when the database is not
+            locked (see the module docs). ``False`` sends every call to the thread.
+        clock: wall-clock seconds (shared by all processes); replaceable in tests.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        table: str = "voicehook_kv",
+        busy_timeout: float = 5.0,
+        sweep_interval: float = 60.0,
+        inline: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not _IDENT.match(table):
+            raise ValueError(f"table name must be an SQL identifier, got {table!r}")
+        self.path = os.fspath(path)
+        self.table = table
+        self.busy_timeout = busy_timeout
+        self.sweep_interval = sweep_interval
+        self.inline = inline
+        self._clock = clock
+        self._sql = _SQL(table)
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None  # used only on the executor thread
+        self._fast: sqlite3.Connection | None = None  # used only on the loop thread
+        self._loop_thread = 0
+        self._open_lock: asyncio.Lock | None = None
+        self._next_sweep = 0.0
+        self._fast_writes = 0
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def _connect(self, timeout: float) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _open_sync(self) -> sqlite3.Connection:
+        directory = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(directory):
+            raise StoreUnavailable(
+                f"cannot open SQLite store {self.path!r}: directory {directory!r} does not exist"
+            )
+        conn = self._connect(self.busy_timeout)
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreUnavailable(
+                    f"SQLite store {self.path!r} could not switch to WAL mode (got {mode!r})"
+                )
+            for stmt in self._sql.schema:
+                conn.execute(stmt)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def open(self) -> None:
+        """Create the file and table if needed and connect. Safe to call again."""
+        if self._conn is not None:
+            return
+        if self._open_lock is None:
+            self._open_lock = asyncio.Lock()
+        async with self._open_lock:
+            if self._conn is not None:
+                return
+            executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="voicehook-sqlite"
+            )
+            loop = asyncio.get_running_loop()
+            try:
+                conn = await loop.run_in_executor(executor, self._open_sync)
+                fast = None
+                if self.inline:
+                    fast = self._connect(0.0)
+                    fast.execute("PRAGMA wal_autocheckpoint = 0")
+            except sqlite3.Error as e:
+                executor.shutdown(wait=False)
+                raise StoreUnavailable(f"cannot open SQLite store {self.path!r}: {e}") from e
+            except BaseException:
+                executor.shutdown(wait=False)
+                raise
+            self._executor = executor
+            self._fast = fast
+            self._loop_thread = threading.get_ident()
+            self._conn = conn
+
+    async def aclose(self) -> None:
+        """Close both connections and stop the thread. The store can be opened again."""
+        if self._conn is None or self._executor is None:
+            return
+        tasks = list(self._tasks)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        conn, fast, executor = self._conn, self._fast, self._executor
+        self._conn = self._fast = self._executor = None
+        if fast is not None:
+            fast.close()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(executor, conn.close)
+        executor.shutdown(wait=False)
+
+    # -- plumbing --------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, inline: bool = True) -> T:
+        if self._conn is None:
+            await self.open()
+        fast = self._fast
+        if inline and fast is not None and threading.get_ident() == self._loop_thread:
+            try:
+                return fn(fast)
+            except sqlite3.Error as e:
+                if not _is_busy(e):
+                    raise StoreUnavailable(f"SQLite store {self.path!r} failed: {e}") from e
+            # Locked by another writer: wait for it on the thread, not on the event loop.
+        conn, executor = self._conn, self._executor
+        if conn is None or executor is None:
+            raise StoreUnavailable(f"SQLite store {self.path!r} was closed")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(executor, fn, conn)
+        except sqlite3.Error as e:
+            if _is_busy(e):
+                raise StoreUnavailable(
+                    f"SQLite store {self.path!r} stayed locked for more than "
+                    f"{self.busy_timeout} s: {e}"
+                ) from e
+            raise StoreUnavailable(f"SQLite store {self.path!r} failed: {e}") from e
+
+    def _background(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+        conn, executor = self._conn, self._executor
+        if conn is None or executor is None:
+            return
+        fut = asyncio.get_running_loop().run_in_executor(executor, _quiet, fn, conn)
+        self._tasks.add(fut)
+        fut.add_done_callback(self._tasks.discard)
+
+    def _after_write(self, now: float) -> None:
+        if self._fast is not None:
+            self._fast_writes += 1
+            if self._fast_writes >= _CHECKPOINT_EVERY:
+                self._fast_writes = 0
+                self._background(_checkpoint)
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.sweep_interval
+            sweep, cutoff = self._sql.sweep, now
+            self._background(lambda c: c.execute(sweep, (cutoff,)))
+
+    # -- the store interface ---------------------------------------------------------
+
+    async def ping(self) -> None:
+        """Check that the file can be read. Raises :class:`StoreUnavailable`."""
+        sql = self._sql.version
+        await self._run(lambda c: c.execute(sql, ("", 0.0)).fetchone())
+
+    async def get(self, key: str) -> Entry | None:
+        """Return the live entry for ``key`` or ``None``."""
+        check_key(key)
+        now = self._clock()
+        sql = self._sql
+
+        def op(c: sqlite3.Connection) -> tuple[bytes, int] | None:
+            row = c.execute(sql.get, (key,)).fetchone()
+            if row is None:
+                return None
+            if row[2] is not None and row[2] <= now:
+                c.execute(sql.delete_expired_key, (key, now))
+                return None
+            return row[0], row[1]
+
+        row = await self._run(op)
+        if row is None:
+            return None
+        return Entry(decode(row[0]), row[1])
+
+    async def put(
+        self, key: str, value: Any, *, version: int | None = None, ttl: float | None = None
+    ) -> int:
+        """Conditional write; see :class:`~voicehook.store.Store`."""
+        check_key(key)
+        check_version(version)
+        check_ttl(ttl)
+        data = encode(value)
+        now = self._clock()
+        expires = None if ttl is None else now + ttl
+        sql = self._sql
+
+        def op(c: sqlite3.Connection) -> tuple[int, int | None]:
+            if version is None:
+                done = c.execute(sql.create, (key, data, expires, now)).rowcount
+                new = 1
+            else:
+                done = c.execute(sql.update, (data, expires, key, version, now)).rowcount
+                new = version + 1
+            if done == 1:
+                return new, None
+            row = c.execute(sql.version, (key, now)).fetchone()
+            return 0, None if row is None else row[0]
+
+        new, actual = await self._run(op)
+        if new == 0:
+            raise ConflictError(key, version, actual)
+        self._after_write(now)
+        return new
+
+    async def delete(self, key: str, *, version: int | None = None) -> bool:
+        """Delete ``key``; see :class:`~voicehook.store.Store`."""
+        check_key(key)
+        check_version(version)
+        now = self._clock()
+        sql = self._sql
+
+        def op(c: sqlite3.Connection) -> tuple[bool, int | None]:
+            if version is None:
+                return c.execute(sql.delete, (key, now)).rowcount == 1, None
+            if c.execute(sql.delete_version, (key, version, now)).rowcount == 1:
+                return True, None
+            row = c.execute(sql.version, (key, now)).fetchone()
+            return False, None if row is None else row[0]
+
+        done, actual = await self._run(op)
+        if version is not None and not done:
+            raise ConflictError(key, version, actual)
+        return done
+
+    async def sweep(self) -> int:
+        """Delete expired rows now. Returns how many were deleted."""
+        sql, now = self._sql.sweep, self._clock()
+        return await self._run(lambda c: c.execute(sql, (now,)).rowcount, inline=False)
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+def _quiet(fn: Callable[[sqlite3.Connection], Any], conn: sqlite3.Connection) -> None:
+    # Background housekeeping: a locked database or a closed store is not an error here;
+    # the next sweep or checkpoint will do the work.
+    with contextlib.suppress(sqlite3.Error):
+        fn(conn)
