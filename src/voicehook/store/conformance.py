@@ -82,7 +82,7 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float):
         return repr(a) == repr(b)
     if isinstance(a, dt.datetime | dt.time):
-        return a == b and a.utcoffset() == b.utcoffset()
+        return bool(a == b and a.utcoffset() == b.utcoffset())
     if isinstance(a, Decimal):
         return str(a) == str(b)
     return bool(a == b)
