@@ -1,0 +1,16 @@
+"""The NUGU Backend proxy channel: wire format, endpoint, auth and directive builders."""
+
+from voicehook.nugu import directives
+from voicehook.nugu.auth import PlayBuilderPolicy, TokenAuth
+from voicehook.nugu.directives import AudioPlayerEvent, DirectiveError, PlayerActivity
+from voicehook.nugu.endpoint import NuguEndpoint
+
+__all__ = [
+    "AudioPlayerEvent",
+    "DirectiveError",
+    "NuguEndpoint",
+    "PlayBuilderPolicy",
+    "PlayerActivity",
+    "TokenAuth",
+    "directives",
+]

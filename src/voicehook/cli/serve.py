@@ -1,0 +1,156 @@
+"""``voicehook serve PLAY``: run a play as a NUGU Backend proxy with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from voicehook.cli.loading import TargetError, load_play
+from voicehook.server import Settings, VoicehookApp, configure_logging, create_app
+
+_TARGET_ENV = "VOICEHOOK_TARGET"
+
+
+def add_parser(sub: Any, name: str, help_text: str) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        description=(
+            "Serve PLAY as a NUGU Backend proxy. Flags override VOICEHOOK_* environment "
+            "variables, which override --config."
+        ),
+    )
+    p.add_argument("play", help="a play directory, app.py, play.yaml or module:attribute")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8080)")
+    p.add_argument("--workers", type=int, help="worker processes (default 1)")
+    p.add_argument("--prefix", help="URL prefix of the Web URL, e.g. /nugu")
+    p.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        help="accepted API key (Authorization: token KEY); repeat to rotate keys",
+    )
+    p.add_argument(
+        "--play-builder",
+        choices=["deny", "allow"],
+        help="calls without a key that say isPlayBuilderRequest (default deny)",
+    )
+    p.add_argument("--max-body", type=int, help="request body cap in bytes (default 1 MiB)")
+    p.add_argument("--deadline", type=float, help="handler deadline in seconds (default 3)")
+    p.add_argument("--store", help="state store URL: memory://, sqlite:///path.db, redis://h:p/db")
+    p.add_argument("--access-log", action="store_true", default=None, help="log every call")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--config", help="a TOML file with settings ([voicehook] table)")
+
+
+def resolve_settings(args: argparse.Namespace) -> Settings:
+    base = Settings.from_file(args.config) if args.config else Settings()
+    settings = Settings.from_env(base=base)
+    flags = {
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "prefix": args.prefix,
+        "api_keys": tuple(args.api_keys) if args.api_keys else None,
+        "play_builder": args.play_builder,
+        "max_body": args.max_body,
+        "deadline": args.deadline,
+        "store": args.store,
+        "access_log": args.access_log,
+        "log_level": args.log_level,
+    }
+    return settings.merged(flags)
+
+
+def _export(settings: Settings, target: str) -> None:
+    """Hand the settings to worker processes through the environment."""
+    os.environ[_TARGET_ENV] = target
+    for key in (
+        "prefix",
+        "play_builder",
+        "max_body",
+        "deadline",
+        "store",
+        "access_log",
+        "log_level",
+        "failure_code",
+        "timeout_code",
+        "unknown_action_code",
+        "output_policy",
+        "health_timeout",
+        "upstream_timeout",
+    ):
+        value = getattr(settings, key)
+        if value is not None:
+            os.environ[f"VOICEHOOK_{key.upper()}"] = (
+                str(value).lower() if isinstance(value, bool) else str(value)
+            )
+    os.environ["VOICEHOOK_API_KEYS"] = ",".join(settings.api_keys)
+
+
+def app_factory() -> VoicehookApp:
+    """Build the app in a uvicorn worker from the environment set by ``serve``."""
+    target = os.environ.get(_TARGET_ENV)
+    if not target:
+        raise RuntimeError(f"{_TARGET_ENV} is not set; start the server with 'voicehook serve'")
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    return create_app(load_play(target), settings)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = resolve_settings(args)
+    except (ValueError, OSError) as exc:
+        print(f"voicehook serve: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        play = load_play(args.play)
+    except TargetError as exc:
+        print(f"voicehook serve: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a definition error, an import error in the app
+        print(f"voicehook serve: cannot load {args.play}: {exc}", file=sys.stderr)
+        return 2
+    for problem in play.problems():
+        print(f"voicehook serve: warning: {problem}", file=sys.stderr)
+    if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_keys:
+        print(
+            "voicehook serve: warning: no --api-key set; anyone who can reach "
+            f"{settings.host}:{settings.port} can call the play",
+            file=sys.stderr,
+        )
+    import uvicorn
+
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "lifespan": "on",
+        "server_header": False,
+    }
+    try:
+        import uvloop  # noqa: F401
+
+        common["loop"] = "uvloop"
+    except ImportError:
+        common["loop"] = "asyncio"
+    try:
+        import httptools  # noqa: F401
+
+        common["http"] = "httptools"
+    except ImportError:
+        common["http"] = "h11"
+    if settings.workers > 1:
+        _export(settings, args.play)
+        uvicorn.run(
+            "voicehook.cli.serve:app_factory", factory=True, workers=settings.workers, **common
+        )
+    else:
+        uvicorn.run(create_app(play, settings), **common)
+    return 0

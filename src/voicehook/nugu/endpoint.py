@@ -1,0 +1,172 @@
+"""The NUGU Backend proxy endpoint: request bytes in, response bytes out.
+
+HTTP framing (method, size cap, content type) is the server's job; this module decodes the
+NUGU body, checks the API key, maps the call to a play action and encodes the answer.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from typing import Any
+
+import msgspec
+
+from voicehook.errors import HttpError
+from voicehook.nugu import wire
+from voicehook.nugu.auth import AuthResult, PlayBuilderPolicy, TokenAuth
+from voicehook.play.app import Play
+from voicehook.play.context import AppContext
+from voicehook.play.request import ActionRequest, ActionResult, Event
+
+logger = logging.getLogger("voicehook.nugu")
+
+UNKNOWN_ACTION_LABEL = "(unknown)"
+
+
+class Outcome:
+    """What the endpoint answered: the body plus labels for metrics and logs."""
+
+    __slots__ = ("action", "body", "error", "result_code")
+
+    def __init__(self, body: bytes, action: str, result_code: str, error: str | None) -> None:
+        self.body = body
+        self.action = action
+        self.result_code = result_code
+        self.error = error
+
+
+def _decode(body: bytes) -> wire.Request:
+    try:
+        return wire.decode_request(body)
+    except UnicodeDecodeError:
+        raise HttpError(400, "invalid_utf8", "the request body is not valid UTF-8") from None
+    except msgspec.ValidationError as exc:
+        raise HttpError(400, "invalid_request", f"invalid NUGU request: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise HttpError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from None
+
+
+class NuguEndpoint:
+    """Serves one play as a NUGU Backend proxy."""
+
+    __slots__ = ("app", "auth", "play")
+
+    def __init__(self, play: Play, app: AppContext, auth: TokenAuth | None = None) -> None:
+        self.play = play
+        self.app = app
+        self.auth = auth
+
+    async def handle(
+        self,
+        path_action: str | None,
+        body: bytes,
+        authorization: bytes | None,
+        request_id: str,
+    ) -> Outcome:
+        """Answer one call. Raises :class:`HttpError` for input that gets a 4xx."""
+        auth = self.auth
+        auth_missing = False
+        if auth is not None:
+            verdict = auth.check(authorization)
+            if verdict is AuthResult.INVALID:
+                raise HttpError(401, "unauthorized", "the API key in Authorization is not valid")
+            if verdict is AuthResult.MISSING:
+                if auth.play_builder is PlayBuilderPolicy.DENY:
+                    raise HttpError(
+                        401, "unauthorized", "missing Authorization header (token <API key>)"
+                    )
+                auth_missing = True
+        req = _decode(body)
+        wire_action = req.action
+        body_action = wire_action.action_name if wire_action is not None else None
+        if not body_action:
+            raise HttpError(400, "missing_field", "missing field: action.actionName")
+        context = req.context
+        session = context.session if context is not None else None
+        if auth_missing and (session is None or not session.is_play_builder_request):
+            raise HttpError(401, "unauthorized", "missing Authorization header (token <API key>)")
+        action = path_action or body_action
+        if path_action and path_action != body_action:
+            logger.warning(
+                "URL action %r differs from action.actionName %r; using the URL's",
+                path_action,
+                body_action,
+                extra={"request_id": request_id},
+            )
+        version = req.version or "2.0"
+        wire_params = wire_action.parameters if wire_action is not None else None
+        spec = self.play.spec(action)
+        if spec is None:
+            params: dict[str, Any] = {}
+            if wire_params:
+                for key, p in wire_params.items():
+                    params[key] = p.value if p is not None else None
+            result = await self.play.call(ActionRequest(action, params, request_id=request_id))
+            near = difflib.get_close_matches(action, list(self.play.specs), n=3, cutoff=0.5)
+            logger.error(
+                "unknown action %r: answered %s so the Dialog Manager plays the failure "
+                "prompt; known actions nearest to it: %s",
+                action,
+                result.result_code,
+                ", ".join(near) or "none",
+                extra={"request_id": request_id, "action": action},
+            )
+            return Outcome(
+                _encode(version, result), UNKNOWN_ACTION_LABEL, result.result_code, result.error
+            )
+        params = spec.new_params()
+        types: dict[str, str | None] = {}
+        if wire_params:
+            for key, p in wire_params.items():
+                if p is None:
+                    params[key] = None
+                else:
+                    params[key] = p.value
+                    types[key] = p.type
+        event = req.event
+        interfaces = context.supported_interfaces if context is not None else None
+        request = ActionRequest(
+            action,
+            params,
+            param_types=types,
+            session=session,
+            device=context.device if context is not None else None,
+            event=_event(event) if event else None,
+            audio_player=interfaces.audio_player if interfaces is not None else None,
+            interfaces=_interfaces(interfaces) if interfaces is not None else None,
+            profile=req.profile.private_play if req.profile is not None else None,
+            version=version,
+            raw=body,
+            request_id=request_id,
+            app=self.app,
+        )
+        result = await self.play.call(request, spec)
+        return Outcome(_encode(version, result), action, result.result_code, result.error)
+
+
+def _encode(version: str, result: ActionResult) -> bytes:
+    return wire.encode_response(
+        wire.Response(
+            version=version,
+            result_code=result.result_code,
+            output=result.output,
+            directives=result.directives,
+        )
+    )
+
+
+def _event(data: dict[str, Any]) -> Event:
+    etype = data.get("type")
+    return Event(type=etype if isinstance(etype, str) else None, fields=data)
+
+
+def _interfaces(si: wire.SupportedInterfaces) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if si.audio_player is not None:
+        out["AudioPlayer"] = si.audio_player
+    if si.display is not None:
+        out["Display"] = si.display
+    if si.extension is not None:
+        out["Extension"] = si.extension
+    return out

@@ -1,0 +1,380 @@
+"""The ASGI application: routing by path, limits, auth, errors, /health, /metrics, lifespan.
+
+Written directly against ASGI (no web framework) because the NUGU path is the hot path: it
+must stay within 20% of a raw ASGI implementation (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from voicehook.errors import HttpError, error_body
+from voicehook.nugu.auth import TokenAuth
+from voicehook.nugu.endpoint import NuguEndpoint
+from voicehook.play.app import Play, RuntimeSettings
+from voicehook.play.context import AppContext
+from voicehook.server.config import Settings
+from voicehook.server.metrics import Metrics
+from voicehook.upstream import HttpClient
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+logger = logging.getLogger("voicehook.server")
+access_logger = logging.getLogger("voicehook.access")
+
+_JSON = [(b"content-type", b"application/json")]
+_TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+_REQUEST_ID_OK = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def _json_media_type(value: bytes) -> bool:
+    media = value.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
+
+
+class VoicehookApp:
+    """One ASGI application serving a play (see :func:`create_app`)."""
+
+    def __init__(self, play: Play, settings: Settings, store: Any = None) -> None:
+        self.play = play
+        self.settings = settings
+        self.metrics = Metrics()
+        self._store_url = settings.store
+        self.context = AppContext(play.name, store=store)
+        self._owns_store = store is None
+        auth = TokenAuth(settings.api_keys, settings.play_builder) if settings.api_keys else None
+        self.nugu = NuguEndpoint(play, self.context, auth)
+        prefix = settings.prefix
+        self._action_prefix = prefix + "/"
+        self._health_paths = frozenset({"/health", prefix + "/health"})
+        self._metrics_paths = frozenset({"/metrics", prefix + "/metrics"})
+        self._max_body = settings.max_body
+        self._access_log = settings.access_log
+        self._id_prefix = os.urandom(3).hex()
+        self._ids = itertools.count(1)
+        self.started = False
+
+    # -- ASGI entry ----------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        else:  # websocket and anything else
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": 1003})
+
+    # -- lifespan ------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Open the store and the HTTP client, then run the play's startup hooks."""
+        ctx = self.context
+        if ctx.store is None and self._store_url:
+            from voicehook.store import open_store
+
+            ctx.store = open_store(self._store_url)
+        if ctx.store is not None:
+            opener = getattr(ctx.store, "open", None)
+            if opener is not None:
+                await opener()
+        if ctx.http is None:
+            ctx.http = HttpClient(timeout=self.settings.upstream_timeout)
+            await ctx.http.open()
+        await self.play.startup(ctx)
+        for problem in self.play.problems():
+            logger.warning("play %r: %s", self.play.name, problem)
+        self.started = True
+
+    async def shutdown(self) -> None:
+        """Run the play's shutdown hooks, then close what startup opened."""
+        ctx = self.context
+        await self.play.shutdown(ctx)
+        if ctx.http is not None:
+            await ctx.http.aclose()
+            ctx.http = None
+        if ctx.store is not None and self._owns_store:
+            await ctx.store.aclose()
+            ctx.store = None
+        self.started = False
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    logger.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await self.shutdown()
+                except Exception as exc:
+                    logger.exception("shutdown failed")
+                    await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path.startswith(self._action_prefix) and method == "POST":
+            await self._action(path[len(self._action_prefix) :], scope, receive, send)
+            return
+        if path in self._health_paths:
+            if method in ("GET", "HEAD"):
+                await self._health(send, head=method == "HEAD")
+            else:
+                await self._error(
+                    send, HttpError(405, "method_not_allowed", "use GET"), "", b"GET, HEAD"
+                )
+            return
+        if path in self._metrics_paths:
+            if method == "GET":
+                await _respond(
+                    send,
+                    200,
+                    self.metrics.render(),
+                    [(b"content-type", b"text/plain; version=0.0.4")],
+                )
+            else:
+                await self._error(send, HttpError(405, "method_not_allowed", "use GET"), "", b"GET")
+            return
+        if path.startswith(self._action_prefix) or (
+            self.settings.prefix and path == self.settings.prefix
+        ):
+            await self._error(
+                send,
+                HttpError(405, "method_not_allowed", "NUGU actions take POST"),
+                "",
+                b"POST",
+            )
+            return
+        await self._error(send, HttpError(404, "not_found", f"no route for {path[:200]!r}"), "")
+
+    def _request_id(self, value: bytes | None) -> str:
+        if value and len(value) <= 64 and all(b in _REQUEST_ID_OK for b in value):
+            return value.decode()
+        return f"{self._id_prefix}-{next(self._ids):x}"
+
+    async def _action(self, action: str, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        content_length = content_type = authorization = rid_header = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                content_length = value
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"authorization":
+                authorization = value
+            elif name == b"x-request-id":
+                rid_header = value
+        request_id = self._request_id(rid_header)
+        metrics = self.metrics
+        metrics.in_flight += 1
+        try:
+            if not action or "/" in action:
+                raise HttpError(404, "not_found", "the URL must be {prefix}/{actionName}")
+            if content_type is not None and not _json_media_type(content_type):
+                raise HttpError(
+                    415, "unsupported_media_type", "send Content-Type: application/json"
+                )
+            body = await self._read_body(receive, content_length)
+            outcome = await self.nugu.handle(action, body, authorization, request_id)
+        except HttpError as exc:
+            metrics.in_flight -= 1
+            metrics.rejected(exc.code, exc.status)
+            logger.warning(
+                "rejected %s %s: %s",
+                exc.status,
+                exc.code,
+                exc.message,
+                extra={"request_id": request_id, "path": scope["path"][:200]},
+            )
+            await self._error(send, exc, request_id)
+            return
+        except Exception:
+            metrics.in_flight -= 1
+            metrics.rejected("internal_error", 500)
+            logger.exception("internal error", extra={"request_id": request_id})
+            await self._error(
+                send,
+                HttpError(500, "internal_error", "internal error; see the server log"),
+                request_id,
+            )
+            return
+        metrics.in_flight -= 1
+        body_out = outcome.body
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body_out)).encode()),
+                    (b"x-request-id", request_id.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body_out})
+        elapsed = time.perf_counter() - started
+        metrics.observe(outcome.action, outcome.result_code, 200, elapsed)
+        if outcome.error is not None:
+            logger.warning(
+                "action %r answered %s: %s",
+                outcome.action,
+                outcome.result_code,
+                outcome.error,
+                extra={"request_id": request_id, "action": outcome.action},
+            )
+        if self._access_log:
+            access_logger.info(
+                "%s %s",
+                outcome.action,
+                outcome.result_code,
+                extra={
+                    "request_id": request_id,
+                    "action": outcome.action,
+                    "result_code": outcome.result_code,
+                    "ms": round(elapsed * 1000, 3),
+                },
+            )
+        elif elapsed > self.play.settings.slow_warning:
+            logger.warning(
+                "slow action %r: %.0f ms",
+                outcome.action,
+                elapsed * 1000,
+                extra={"request_id": request_id, "action": outcome.action},
+            )
+
+    async def _read_body(self, receive: Receive, content_length: bytes | None) -> bytes:
+        cap = self._max_body
+        if content_length is not None:
+            try:
+                declared = int(content_length)
+            except ValueError:
+                raise HttpError(
+                    400, "invalid_content_length", "Content-Length is not a number"
+                ) from None
+            if declared > cap:
+                raise HttpError(413, "body_too_large", f"the body is over the {cap}-byte limit")
+        message = await receive()
+        if message["type"] != "http.request":
+            raise HttpError(400, "disconnected", "the client went away")
+        body: bytes = message.get("body", b"")
+        if not message.get("more_body", False):
+            if len(body) > cap:
+                raise HttpError(413, "body_too_large", f"the body is over the {cap}-byte limit")
+            return body
+        chunks = [body]
+        size = len(body)
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise HttpError(400, "disconnected", "the client went away")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > cap:
+                raise HttpError(413, "body_too_large", f"the body is over the {cap}-byte limit")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _error(
+        self, send: Send, exc: HttpError, request_id: str, allow: bytes | None = None
+    ) -> None:
+        headers = list(_JSON)
+        if allow is not None:
+            headers.append((b"allow", allow))
+        if request_id:
+            headers.append((b"x-request-id", request_id.encode()))
+        await _respond(send, exc.status, exc.body(request_id), headers)
+
+    async def _health(self, send: Send, *, head: bool) -> None:
+        failures = await self.check_health()
+        if not failures:
+            await _respond(send, 200, b"" if head else b"OK", _TEXT)
+            return
+        body = error_body("unhealthy", "; ".join(f"{k}: {v}" for k, v in failures.items()))
+        await _respond(send, 503, b"" if head else body, _JSON)
+
+    async def check_health(self) -> dict[str, str]:
+        """Run the store ping and the play's health checks; name -> problem for failures."""
+        checks: dict[str, Awaitable[object]] = {}
+        ctx = self.context
+        if ctx.store is not None:
+            checks["store"] = ctx.store.ping()
+        for name, fn in self.play.health_checks.items():
+            checks[name] = fn(ctx)
+        if not checks:
+            return {}
+        timeout = self.settings.health_timeout
+        names = list(checks)
+        results = await asyncio.gather(
+            *(asyncio.wait_for(c, timeout) for c in checks.values()), return_exceptions=True
+        )
+        failures: dict[str, str] = {}
+        for name, result in zip(names, results, strict=True):
+            if isinstance(result, TimeoutError):
+                failures[name] = f"no answer within {timeout:g} s"
+            elif isinstance(result, BaseException):
+                failures[name] = f"{type(result).__name__}: {result}"[:300]
+            elif result is False:
+                failures[name] = "check returned False"
+        return failures
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(
+    play: Play,
+    settings: Settings | None = None,
+    *,
+    store: Any = None,
+) -> VoicehookApp:
+    """The ASGI application serving ``play`` as a NUGU Backend proxy.
+
+    Mount it in Starlette/FastAPI or run it with any ASGI server; ``voicehook serve`` runs it
+    with uvicorn. ``store`` overrides ``settings.store`` with an already-built store object.
+    """
+    settings = settings or Settings()
+    rs = play.settings
+    play.settings = RuntimeSettings(
+        deadline=settings.deadline,
+        failure_code=settings.failure_code,
+        timeout_code=settings.timeout_code,
+        unknown_action_code=settings.unknown_action_code,
+        output_policy="strict" if settings.output_policy == "strict" else "stringify",
+        threads=rs.threads,
+        slow_warning=rs.slow_warning,
+    )
+    return VoicehookApp(play, settings, store=store)

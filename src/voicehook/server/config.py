@@ -1,0 +1,143 @@
+"""Server settings, from code, environment variables (``VOICEHOOK_*``) or a config file."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from voicehook.nugu.auth import PlayBuilderPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How the server runs. Every field can be set from the CLI, the environment or a file.
+
+    ========================  ==================================  ===========================
+    field                     environment variable                default
+    ========================  ==================================  ===========================
+    host                      VOICEHOOK_HOST                      127.0.0.1
+    port                      VOICEHOOK_PORT                      8080
+    workers                   VOICEHOOK_WORKERS                   1
+    prefix                    VOICEHOOK_PREFIX                    "" (no prefix)
+    api_keys                  VOICEHOOK_API_KEYS (comma list)     none: no auth check
+    play_builder              VOICEHOOK_PLAY_BUILDER              deny
+    max_body                  VOICEHOOK_MAX_BODY                  1048576 (1 MiB)
+    deadline                  VOICEHOOK_DEADLINE                  3.0 seconds
+    failure_code              VOICEHOOK_FAILURE_CODE              BACKEND_ERROR
+    timeout_code              VOICEHOOK_TIMEOUT_CODE              BACKEND_TIMEOUT
+    unknown_action_code       VOICEHOOK_UNKNOWN_ACTION_CODE       UNKNOWN_ACTION
+    output_policy             VOICEHOOK_OUTPUT_POLICY             stringify
+    store                     VOICEHOOK_STORE                     none
+    access_log                VOICEHOOK_ACCESS_LOG                false
+    log_level                 VOICEHOOK_LOG_LEVEL                 info
+    health_timeout            VOICEHOOK_HEALTH_TIMEOUT            2.0 seconds
+    upstream_timeout          VOICEHOOK_UPSTREAM_TIMEOUT          2.0 seconds
+    ========================  ==================================  ===========================
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    prefix: str = ""
+    api_keys: tuple[str, ...] = ()
+    play_builder: PlayBuilderPolicy = PlayBuilderPolicy.DENY
+    max_body: int = 1024 * 1024
+    deadline: float = 3.0
+    failure_code: str = "BACKEND_ERROR"
+    timeout_code: str = "BACKEND_TIMEOUT"
+    unknown_action_code: str = "UNKNOWN_ACTION"
+    output_policy: str = "stringify"
+    store: str | None = None
+    access_log: bool = False
+    log_level: str = "info"
+    health_timeout: float = 2.0
+    upstream_timeout: float = 2.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        prefix = self.prefix.strip()
+        prefix = "" if prefix in ("", "/") else "/" + prefix.strip("/")
+        object.__setattr__(self, "prefix", prefix)
+        object.__setattr__(self, "play_builder", PlayBuilderPolicy(self.play_builder))
+        if self.max_body < 1:
+            raise ValueError("max_body must be at least 1 byte")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port {self.port} is out of range")
+        if self.output_policy not in ("stringify", "strict"):
+            raise ValueError("output_policy must be 'stringify' or 'strict'")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+
+    def merged(self, values: Mapping[str, Any]) -> Settings:
+        """These settings with ``values`` (field name -> value, None = keep) applied."""
+        known = {f.name: f for f in fields(self)}
+        changes: dict[str, Any] = {}
+        for key, value in values.items():
+            if value is None:
+                continue
+            if key not in known:
+                raise ValueError(f"unknown setting {key!r}; known: {', '.join(sorted(known))}")
+            changes[key] = _coerce(key, value, getattr(self, key))
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, base: Settings | None = None
+    ) -> Settings:
+        """Settings from ``VOICEHOOK_*`` environment variables over ``base``."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(f"VOICEHOOK_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = raw
+        return (base or cls()).merged(values)
+
+    @classmethod
+    def from_file(cls, path: str | Path, base: Settings | None = None) -> Settings:
+        """Settings from a TOML file: top-level keys, or a ``[voicehook]`` table."""
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        table = data.get("voicehook", data)
+        if not isinstance(table, dict):
+            raise ValueError(f"{path}: [voicehook] must be a table")
+        values = {k.replace("-", "_"): v for k, v in table.items()}
+        return (base or cls()).merged(values)
+
+
+def _coerce(key: str, value: Any, current: Any) -> Any:
+    if key == "api_keys":
+        if isinstance(value, str):
+            return tuple(k.strip() for k in value.split(",") if k.strip())
+        return tuple(str(k) for k in value)
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{key}: expected true or false, got {value!r}")
+    if isinstance(current, int) and not isinstance(current, bool):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{key}: expected a whole number, got {value!r}") from None
+    if isinstance(current, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{key}: expected a number, got {value!r}") from None
+    if key == "play_builder":
+        try:
+            return PlayBuilderPolicy(str(value).lower())
+        except ValueError:
+            raise ValueError(f"{key}: expected 'deny' or 'allow', got {value!r}") from None
+    return str(value)
