@@ -376,6 +376,7 @@ def _spellings() -> dict[str, Particle]:
 
 
 _PARTICLES: dict[str, Particle] = _spellings()
+_SUPPORTED_TEXT = "은/는, 이/가, 을/를, 과/와, 로/으로, 에요/이에요 (or 예요/이에요), 야/이야"
 
 
 def parse_particle(text: str) -> Particle:
@@ -386,8 +387,7 @@ def parse_particle(text: str) -> Particle:
     """
     particle = _PARTICLES.get(text)
     if particle is None:
-        supported = ", ".join(f"{n}/{f}" for f, n in SUPPORTED_PAIRS)
-        raise ParticleError(f"unknown particle {text!r}; supported: {supported}")
+        raise ParticleError(f"unknown particle {text!r}; supported: {_SUPPORTED_TEXT}")
     return particle
 
 
