@@ -25,6 +25,7 @@ from voicehook.dialog.prompts import (
     pick_random,
     render,
 )
+from voicehook.play import definition
 
 FILTERS = Filters.from_config(
     {
@@ -299,6 +300,20 @@ def test_filters_from_config_shapes() -> None:
 def test_filters_from_config_errors(config: dict[str, object], message: str) -> None:
     with pytest.raises(FilterError, match=message):
         Filters.from_config(config)
+
+
+def test_filters_from_play_definitions() -> None:
+    filters = Filters.from_definitions(
+        {
+            "DAY_KO": definition.TranslateFilter(mapping={"TODAY": "오늘"}),
+            "SKY": definition.NormalizeFilter(mapping={"맑음": ("clear", "sunny")}),
+            "MONTH": definition.DateTimeFilter(source="yyyy-MM-dd", target="M월"),
+        }
+    )
+    params = {"d": "TODAY", "s": "sunny", "m": "2024-03-15"}
+    assert render("{{d>DAY_KO}} {{s=SKY}} {{m:MONTH}}", params, filters) == "오늘 맑음 3월"
+    with pytest.raises(FilterError, match="filter 'BAD': unsupported letter 'Q'"):
+        Filters.from_definitions({"BAD": definition.DateTimeFilter(source="Q", target="M")})
 
 
 def test_plain_mapping_of_filters() -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, TypeAlias, TypeVar
 
 from voicehook.dialog.particles import Particle, ParticleError, parse_particle
+from voicehook.play import definition as _play
 
 __all__ = [
     "DateTimeFilter",
@@ -420,6 +421,27 @@ class Filters:
             if not isinstance(name, str) or not _FILTER_NAME.fullmatch(name):
                 raise FilterError(f"filter name {name!r} must use letters, digits, '_' or '-'")
             by_name[name] = _filter_from_config(name, spec)
+        return cls(by_name)
+
+    @classmethod
+    def from_definitions(cls, definitions: Mapping[str, _play.Filter]) -> Filters:
+        """Build filters from a loaded play: ``Filters.from_definitions(play.filters)``.
+
+        Raises:
+            FilterError: a normalizer source has two targets, or a datetime pattern is
+                invalid. The message names the filter.
+        """
+        by_name: dict[str, Filter] = {}
+        for name, spec in definitions.items():
+            try:
+                if isinstance(spec, _play.TranslateFilter):
+                    by_name[name] = Translator(spec.mapping)
+                elif isinstance(spec, _play.NormalizeFilter):
+                    by_name[name] = Normalizer(spec.mapping)
+                else:
+                    by_name[name] = DateTimeFilter(spec.source, spec.target)
+            except FilterError as exc:
+                raise FilterError(f"filter {name!r}: {exc}") from None
         return cls(by_name)
 
     def get(self, name: str) -> Filter | None:
