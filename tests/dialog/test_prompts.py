@@ -55,7 +55,15 @@ def test_none_and_missing_render_empty() -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(True, "true"), (False, "false"), (3, "3"), (2.5, "2.5"), ("01", "01")],
+    [
+        (True, "true"),
+        (False, "false"),
+        (3, "3"),
+        (2.5, "2.5"),
+        (3.0, "3"),
+        ("01", "01"),
+        (["서울", 1], '["서울",1]'),
+    ],
 )
 def test_non_string_values(value: object, text: str) -> None:
     assert render("{{v}}", {"v": value}) == text

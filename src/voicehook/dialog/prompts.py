@@ -28,6 +28,7 @@ from typing import ClassVar, TypeAlias, TypeVar
 
 from voicehook.dialog.particles import Particle, ParticleError, parse_particle
 from voicehook.play import definition as _play
+from voicehook.play import to_output_value
 
 __all__ = [
     "DateTimeFilter",
@@ -55,16 +56,12 @@ MAX_FILTER_TEXT = 200
 def to_text(value: object) -> str:
     """Render a parameter value as prompt text.
 
-    None → ``""``, booleans → ``"true"`` / ``"false"``, strings as they are, anything
-    else through ``str()``.
+    The same text a backend output value gets (:func:`voicehook.play.to_output_value`),
+    except that None becomes ``""``: booleans → ``"true"`` / ``"false"``, ``3.0`` → ``"3"``,
+    lists and dicts → compact JSON, anything else through ``str()``.
     """
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    text = to_output_value(value)
+    return "" if text is None else text
 
 
 # --------------------------------------------------------------------------- errors
