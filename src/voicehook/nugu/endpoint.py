@@ -44,6 +44,10 @@ def _decode(body: bytes) -> wire.Request:
     except msgspec.ValidationError as exc:
         raise HttpError(400, "invalid_request", f"invalid NUGU request: {exc}") from None
     except msgspec.DecodeError as exc:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HttpError(400, "invalid_utf8", "the request body is not valid UTF-8") from None
         raise HttpError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from None
 
 
@@ -121,9 +125,12 @@ class NuguEndpoint:
             for key, p in wire_params.items():
                 if p is None:
                     params[key] = None
-                else:
-                    params[key] = p.value
-                    types[key] = p.type
+                    continue
+                value = p.value
+                if value is not None and type(value) is not str:
+                    value = _scalar_text(value)
+                params[key] = value
+                types[key] = p.type
         event = req.event
         interfaces = context.supported_interfaces if context is not None else None
         request = ActionRequest(
@@ -154,6 +161,17 @@ def _encode(version: str, result: ActionResult) -> bytes:
             directives=result.directives,
         )
     )
+
+
+def _scalar_text(value: Any) -> Any:
+    """Numbers and booleans as the strings NUGU documents; lists and objects as they are."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return value
 
 
 def _event(data: dict[str, Any]) -> Event:

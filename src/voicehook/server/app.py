@@ -16,7 +16,7 @@ from typing import Any
 
 from voicehook.errors import HttpError, error_body
 from voicehook.nugu.auth import TokenAuth
-from voicehook.nugu.endpoint import NuguEndpoint
+from voicehook.nugu.endpoint import UNKNOWN_ACTION_LABEL, NuguEndpoint
 from voicehook.play.app import Play, RuntimeSettings
 from voicehook.play.context import AppContext
 from voicehook.server.config import Settings
@@ -237,7 +237,7 @@ class VoicehookApp:
         await send({"type": "http.response.body", "body": body_out})
         elapsed = time.perf_counter() - started
         metrics.observe(outcome.action, outcome.result_code, 200, elapsed)
-        if outcome.error is not None:
+        if outcome.error is not None and outcome.action != UNKNOWN_ACTION_LABEL:
             logger.warning(
                 "action %r answered %s: %s",
                 outcome.action,
