@@ -137,6 +137,18 @@ def _extra_to_json_safe(value: Any) -> Any:
 
 
 def _tag_to_value(tag: str, arg: Any) -> Any:
+    if tag == "$tuple":
+        if type(arg) is not list:
+            raise CodecError(f"invalid stored value for tag '$tuple': {arg!r}")
+        return tuple(from_json_safe(v) for v in arg)
+    if tag == "$esc":
+        if type(arg) is not dict:
+            raise CodecError(f"invalid stored value for tag '$esc': {arg!r}")
+        for k, v in arg.items():
+            arg[k] = from_json_safe(v)
+        return arg
+    if type(arg) is not str:
+        raise CodecError(f"invalid stored value for tag {tag!r}: {arg!r} (expected a string)")
     try:
         if tag == "$dt":
             return _dt.datetime.fromisoformat(arg)
@@ -148,18 +160,8 @@ def _tag_to_value(tag: str, arg: Any) -> Any:
             return _dt.time.fromisoformat(arg)
         if tag == "$uuid":
             return uuid.UUID(arg)
-        if tag == "$tuple":
-            return tuple(from_json_safe(v) for v in arg)
         if tag == "$bytes":
             return base64.b64decode(arg, validate=True)
-        if tag == "$esc":
-            if type(arg) is not dict:
-                raise TypeError("$esc needs an object")
-            for k, v in arg.items():
-                arg[k] = from_json_safe(v)
-            return arg
-    except CodecError:
-        raise
     except (TypeError, ValueError, ArithmeticError) as e:
         raise CodecError(f"invalid stored value for tag {tag!r}: {arg!r} ({e})") from e
     raise CodecError(f"unknown tag {tag!r} in stored value")

@@ -35,7 +35,7 @@ import pytest
 from voicehook.store.base import ConflictError, Entry, Store, update
 from voicehook.store.codec import CodecError
 
-__all__ = ["SAMPLE_VALUES", "StoreConformance"]
+__all__ = ["SAMPLE_VALUES", "StoreConformance", "same_value"]
 
 _KST = dt.timezone(dt.timedelta(hours=9))
 
@@ -71,18 +71,22 @@ SAMPLE_VALUES: list[Any] = [
 ]
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
     """Equal, with the same types all the way down (``1 == 1.0 == True`` is not enough)."""
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return bool(a.keys() == b.keys()) and all(_same(a[k], b[k]) for k in a)
+        return bool(a.keys() == b.keys()) and all(same_value(a[k], b[k]) for k in a)
     if isinstance(a, list | tuple):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float):
         return repr(a) == repr(b)
     if isinstance(a, dt.datetime | dt.time):
-        return bool(a == b and a.utcoffset() == b.utcoffset())
+        # Same wall time and same UTC offset. (Comparing aware values directly is not
+        # enough: Python treats an ambiguous local time as unequal across zones.)
+        return bool(
+            a.replace(tzinfo=None) == b.replace(tzinfo=None) and a.utcoffset() == b.utcoffset()
+        )
     if isinstance(a, Decimal):
         return str(a) == str(b)
     return bool(a == b)
@@ -276,7 +280,7 @@ class StoreConformance:
         await store.put(key, value)
         entry = await store.get(key)
         assert entry is not None
-        assert _same(entry.value, value), (entry.value, value)
+        assert same_value(entry.value, value), (entry.value, value)
 
     @pytest.mark.asyncio
     async def test_values_that_are_not_json_safe_are_rejected(self, store: Store) -> None:

@@ -126,6 +126,7 @@ class RedisStore:
             self.address = f"{parts.hostname or '127.0.0.1'}:{parts.port or 6379}"
         self._client: redis.asyncio.Redis | None = None
         self._errors: tuple[type[Exception], ...] = (OSError,)
+        self._reconnect_errors: tuple[type[Exception], ...] = (OSError,)
 
     def __repr__(self) -> str:
         return f"RedisStore({self.address!r}, prefix={self.prefix!r})"
@@ -137,7 +138,7 @@ class RedisStore:
         try:
             import redis.asyncio
             from redis.backoff import NoBackoff
-            from redis.exceptions import RedisError
+            from redis.exceptions import ConnectionError, RedisError
             from redis.retry import Retry
         except ImportError as e:
             raise StoreError(
@@ -149,11 +150,16 @@ class RedisStore:
             "max_connections": self.max_connections,
             "retry": Retry(NoBackoff(), 0),
             "health_check_interval": 0,
+            # RESP2: simple replies, and redis-py then checks every pooled connection for
+            # a closed socket before use (with RESP3 it may skip that check), so a Redis
+            # restart costs no failed request.
+            "protocol": 2,
         }
         options.update(self._options)
         options["decode_responses"] = False
         pool = redis.asyncio.ConnectionPool.from_url(self.url, **options)
         self._errors = (RedisError, OSError)
+        self._reconnect_errors = (ConnectionError,)
         self._client = redis.asyncio.Redis.from_pool(pool)
 
     async def aclose(self) -> None:
@@ -179,7 +185,10 @@ class RedisStore:
         """Send PING. Raises :class:`StoreUnavailable` when Redis does not answer."""
         client = await self._redis()
         try:
-            await client.ping()
+            try:
+                await client.ping()
+            except self._reconnect_errors:
+                await client.ping()
         except self._errors as e:
             raise self._error(e) from e
 
@@ -187,8 +196,14 @@ class RedisStore:
         """Return the entry for ``key`` or ``None`` (Redis hides expired keys)."""
         check_key(key)
         client = await self._redis()
+        name = self.prefix + key
         try:
-            value, version = await client.hmget(self.prefix + key, ("v", "n"))
+            try:
+                value, version = await client.hmget(name, ("v", "n"))
+            except self._reconnect_errors:
+                # A read is safe to repeat: one retry hides a pooled connection that died
+                # (for example after a Redis restart) before we noticed.
+                value, version = await client.hmget(name, ("v", "n"))
         except self._errors as e:
             raise self._error(e) from e
         if value is None or version is None:

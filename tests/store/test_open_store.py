@@ -1,0 +1,106 @@
+"""open_store(url): URL forms, options and errors. No I/O happens here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from voicehook.store import (
+    DEFAULT_SQLITE_PATH,
+    MemoryStore,
+    RedisStore,
+    SQLiteStore,
+    open_store,
+)
+
+
+def test_memory() -> None:
+    assert isinstance(open_store("memory://"), MemoryStore)
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite://", DEFAULT_SQLITE_PATH),
+        ("sqlite:///", DEFAULT_SQLITE_PATH),
+        ("sqlite:///state.db", "state.db"),
+        ("sqlite:///./data/state.db", "./data/state.db"),
+        ("sqlite:////var/lib/voicehook/state.db", "/var/lib/voicehook/state.db"),
+        ("sqlite:///%EC%83%81%ED%83%9C.db", "상태.db"),
+        ("sqlite:///상태.db", "상태.db"),
+    ],
+)
+def test_sqlite_paths(url: str, path: str) -> None:
+    store = open_store(url)
+    assert isinstance(store, SQLiteStore)
+    assert store.path == path
+
+
+def test_sqlite_absolute_path_and_no_file_created(tmp_path: Path) -> None:
+    target = tmp_path / "x.db"  # absolute, so the URL gets four slashes
+    store = open_store("sqlite:///" + str(target))
+    assert isinstance(store, SQLiteStore)
+    assert store.path == str(target)
+    assert not target.exists()
+
+
+def test_sqlite_options() -> None:
+    store = open_store("sqlite:///s.db?busy_timeout=1.5&sweep_interval=10&inline=false&table=kv2")
+    assert isinstance(store, SQLiteStore)
+    assert (store.busy_timeout, store.sweep_interval, store.inline, store.table) == (
+        1.5,
+        10.0,
+        False,
+        "kv2",
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("sqlite://localhost/x.db", "four before an absolute one"),
+        ("sqlite:///x.db?colour=red", "unknown SQLite store URL option 'colour'"),
+        ("sqlite:///x.db?busy_timeout=soon", "not a number"),
+        ("sqlite:///x.db?inline=maybe", "use true or false"),
+        ("sqlite:///x.db?table=drop;table", "SQL identifier"),
+        ("memory://somewhere", "use memory://"),
+    ],
+)
+def test_bad_urls(url: str, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        open_store(url)
+
+
+@pytest.mark.parametrize("url", ["postgres://db/x", "mysql://x", "redis", "", "file:///x.db"])
+def test_unknown_scheme_lists_the_known_ones(url: str) -> None:
+    with pytest.raises(ValueError) as info:
+        open_store(url)
+    for scheme in ("memory://", "sqlite://", "redis://", "rediss://"):
+        assert scheme in str(info.value)
+
+
+def test_redis_urls() -> None:
+    store = open_store("redis://:s3cret@cache.internal:6380/2?prefix=myplay:&timeout=1")
+    assert isinstance(store, RedisStore)
+    assert store.address == "cache.internal:6380"
+    assert store.prefix == "myplay:"
+    assert store.timeout == 1.0
+    assert "prefix" not in store.url and "s3cret@cache.internal:6380/2" in store.url
+
+    default = open_store("redis://localhost")
+    assert isinstance(default, RedisStore)
+    assert (default.address, default.prefix) == ("localhost:6379", "voicehook:")
+
+    tls = open_store("rediss://user:pw@redis.example.com:6390/0?ssl_cert_reqs=none")
+    assert isinstance(tls, RedisStore)
+    assert tls.address == "redis.example.com:6390" and "ssl_cert_reqs=none" in tls.url
+
+    sock = open_store("unix:///run/redis/redis.sock?db=1")
+    assert isinstance(sock, RedisStore)
+    assert sock.address == "/run/redis/redis.sock"
+
+
+def test_url_must_be_a_string() -> None:
+    with pytest.raises(TypeError):
+        open_store(b"memory://")  # type: ignore[arg-type]
