@@ -206,6 +206,8 @@ def _strip_suffixes(rest: str, *, short_number: bool) -> bool:
     particles and counters, e.g. ``"개를"`` or ``"번이야"``."""
     if short_number and rest[:1] in _AMBIGUOUS_AFTER_SHORT and rest not in ("이야", "이요"):
         return False
+    if rest.startswith(("요일", "욜")):  # 일요일 is a weekday, not "1 + 요일"
+        return False
     for _ in range(3):
         if not rest:
             return True
