@@ -141,6 +141,7 @@ class Action(msgspec.Struct, frozen=True):
     branches: tuple[Branch, ...] = ()
     common: str | None = None
     line: int = 0
+    reprompts: tuple[str, ...] = ()
 
 
 class Intent(msgspec.Struct, frozen=True):
@@ -542,7 +543,16 @@ def _action(name: str, node: _Node, loader: _Loader) -> Action | None:
         return Action(name=name, line=node.line)
     loader.unknown_keys(
         node,
-        ("trigger", "backend", "parameters", "exceptions", "response", "branches", "common"),
+        (
+            "trigger",
+            "backend",
+            "parameters",
+            "exceptions",
+            "response",
+            "branches",
+            "common",
+            "reprompts",
+        ),
     )
     fields = dict(node.items())
     trigger = None
@@ -562,6 +572,7 @@ def _action(name: str, node: _Node, loader: _Loader) -> Action | None:
     response = _response(fields["response"], loader) if "response" in fields else None
     branches = _branches(fields["branches"], loader) if "branches" in fields else ()
     common = fields["common"].string(allow_empty=False) if "common" in fields else None
+    reprompts = _prompt_list(fields["reprompts"]) if "reprompts" in fields else ()
     if excs and not backend:
         fields["exceptions"].error("exception codes need backend: true on the action")
     return Action(
@@ -574,6 +585,7 @@ def _action(name: str, node: _Node, loader: _Loader) -> Action | None:
         branches=branches,
         common=common,
         line=node.line,
+        reprompts=reprompts,
     )
 
 
