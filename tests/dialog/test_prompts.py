@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import random
 import re
+from datetime import datetime
 
 import pytest
 from hypothesis import assume, given
@@ -425,6 +426,20 @@ def test_render_never_raises_for_templates_that_parse(
     assert rendered == render(text, params, FILTERS)
     if "{{" not in text:
         assert rendered == text
+
+
+@given(st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31)))
+def test_datetime_round_trip(moment: datetime) -> None:
+    iso = moment.strftime("%Y-%m-%d %H:%M:%S")
+    korean = DateTimeFilter("yyyy-MM-dd HH:mm:ss", "yyyy년 M월 d일 EEEE a h시 m분 s초").apply(iso)
+    weekday = "월화수목금토일"[moment.weekday()]
+    ampm = "오전" if moment.hour < 12 else "오후"
+    assert korean == (
+        f"{moment.year}년 {moment.month}월 {moment.day}일 {weekday}요일 "
+        f"{ampm} {moment.hour % 12 or 12}시 {moment.minute}분 {moment.second}초"
+    )
+    back = DateTimeFilter("yyyy년 M월 d일 EEEE a h시 m분 s초", "yyyy-MM-dd HH:mm:ss").apply(korean)
+    assert back == iso
 
 
 @given(st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=30))
