@@ -415,7 +415,7 @@ def test_kiwipiepy_is_imported_lazily() -> None:
 # ----------------------------------------------------------------------------- accuracy
 
 # Measured on examples/*/nlu-test.yaml (see docs/nlu.md); a drop below fails the build.
-THRESHOLDS = {"kiwi": (0.98, 0.99), "simple": (0.96, 0.99)}
+THRESHOLDS = {"kiwi": (0.97, 0.99), "simple": (0.97, 0.99)}
 
 
 @pytest.mark.parametrize("name", ["kiwi", "simple"])

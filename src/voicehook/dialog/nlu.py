@@ -240,6 +240,8 @@ class SimpleTokenizer:
                         break
                 else:
                     break
+            if word in _SIMPLE_SUFFIXES:
+                continue  # a bare particle or ending ("할래", "줘"): no content
             out.append(Token(word, m.start(), m.start() + len(word)))
         return out
 
@@ -324,7 +326,15 @@ _BUILTIN_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
                 "잠깐중지",
                 "잠시중지",
             ),
-            verbs=("잠깐멈춰", "잠시멈춰", "잠깐만멈춰", "잠깐멈추", "잠시멈추"),
+            verbs=(
+                "잠깐멈춰",
+                "잠시멈춰",
+                "잠깐만멈춰",
+                "잠깐멈춤",
+                "잠시멈춤",
+                "잠깐멈추",
+                "잠시멈추",
+            ),
             prefix=_MEDIA,
         )
     ),
@@ -377,6 +387,8 @@ _BUILTIN_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
                 "다음거",
                 "다음걸로",
                 "다음으로",
+                "다음곡으로",
+                "다음노래로",
                 "스킵",
             ),
             verbs=(
@@ -392,7 +404,10 @@ _BUILTIN_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
     ),
     INTENT_PREVIOUS: re.compile(
         _command(
-            nouns=("이전", "이전곡", "이전노래", "전곡", "앞곡", "앞노래", "이전거", "이전으로"),
+            nouns=(
+                *("이전", "이전으로", "이전곡으로", "이전노래로", "전곡으로", "앞곡으로"),
+                *(f"{a}{b}" for a in ("이전", "전", "앞") for b in ("곡", "노래", "거", "음악")),
+            ),
             verbs=("이전곡틀어", "이전노래틀어", "전곡틀어", "이전곡들려", "앞곡틀어", "돌아가"),
         )
     ),
