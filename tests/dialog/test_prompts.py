@@ -28,15 +28,15 @@ from voicehook.dialog.prompts import (
 )
 from voicehook.play import definition
 
-FILTERS = Filters.from_config(
+FILTERS = Filters(
     {
-        "DAY_KO": {"translate": {"TODAY": "오늘", "TOMORROW": "내일"}},
-        "FILTER_STATUS": {"translate": {"1": "OPEN", "2": "CLOSED"}},
-        "FILTER_EXAMPLE": {"translate": {"OPEN": "open", "CLOSED": "closed"}},
-        "FILTER_BRAND": {"normalize": {"영업 중": ["open", "OPEN"], "영업 끝": ["closed"]}},
-        "SKY": {"normalize": {"맑음": ["clear", "sunny"], "비": ["rain"]}},
-        "MONTH_FILTER": {"datetime": {"source": "YYYY-MM-DD", "target": "MM월"}},
-        "DAY_OF_WEEK": {"datetime": {"source": "yyyy-MM-dd", "target": "M월 d일 EEEE"}},
+        "DAY_KO": Translator({"TODAY": "오늘", "TOMORROW": "내일"}),
+        "FILTER_STATUS": Translator({"1": "OPEN", "2": "CLOSED"}),
+        "FILTER_EXAMPLE": Translator({"OPEN": "open", "CLOSED": "closed"}),
+        "FILTER_BRAND": Normalizer({"영업 중": ["open", "OPEN"], "영업 끝": ["closed"]}),
+        "SKY": Normalizer({"맑음": ["clear", "sunny"], "비": ["rain"]}),
+        "MONTH_FILTER": DateTimeFilter("YYYY-MM-DD", "MM월"),
+        "DAY_OF_WEEK": DateTimeFilter("yyyy-MM-dd", "M월 d일 EEEE"),
     }
 )
 
@@ -275,40 +275,10 @@ def test_filters_without_declarations() -> None:
 # --------------------------------------------------------------------------- Filters
 
 
-def test_filters_from_config_shapes() -> None:
-    filters = Filters.from_config(
-        {
-            "NUM": {"translate": {1: "하나", False: "아니요"}},
-            "ONE": {"normalize": {"한 개": "하나", "없음": None}},
-            "T": {"datetime": {"source": "HH:mm", "target": "a h시"}},
-        }
-    )
-    assert len(filters) == 3 and "NUM" in filters and "X" not in filters
-    assert filters.get("NUM") == Translator({"1": "하나", "false": "아니요"})
-    assert render("{{n>NUM}} {{o=ONE}} {{t:T}}", {"n": 1, "o": "하나", "t": "13:00"}, filters) == (
-        "하나 한 개 오후 1시"
-    )
-    assert filters.get("missing") is None
-
-
-@pytest.mark.parametrize(
-    ("config", "message"),
-    [
-        ({"A": {"translate": {}, "normalize": {}}}, "exactly one of"),
-        ({"A": "x"}, "exactly one of"),
-        ({"A": {"lookup": {}}}, "'lookup' must be one of"),
-        ({"A": {"translate": ["x"]}}, "must be one of"),
-        ({"A": {"normalize": {"t": 3}}}, "sources of 't' must be a list"),
-        ({"A": {"normalize": {"t": ["x"], "u": ["x"]}}}, "filter 'A': source 'x' maps to both"),
-        ({"A": {"datetime": {"source": "yyyy"}}}, "needs exactly 'source' and 'target'"),
-        ({"A": {"datetime": {"source": "Q", "target": "M"}}}, "filter 'A': unsupported letter"),
-        ({"A": {"translate": {"x" * 201: "y"}}}, "longer than 200 characters"),
-        ({"A B": {"translate": {}}}, "filter name 'A B' must use"),
-    ],
-)
-def test_filters_from_config_errors(config: dict[str, object], message: str) -> None:
-    with pytest.raises(FilterError, match=message):
-        Filters.from_config(config)
+def test_filters_model() -> None:
+    assert len(FILTERS) == 7 and "SKY" in FILTERS and "X" not in FILTERS
+    assert FILTERS.get("DAY_KO") == Translator({"TODAY": "오늘", "TOMORROW": "내일"})
+    assert FILTERS.get("missing") is None
 
 
 def test_filters_from_play_definitions() -> None:
@@ -321,8 +291,43 @@ def test_filters_from_play_definitions() -> None:
     )
     params = {"d": "TODAY", "s": "sunny", "m": "2024-03-15"}
     assert render("{{d>DAY_KO}} {{s=SKY}} {{m:MONTH}}", params, filters) == "오늘 맑음 3월"
-    with pytest.raises(FilterError, match="filter 'BAD': unsupported letter 'Q'"):
-        Filters.from_definitions({"BAD": definition.DateTimeFilter(source="Q", target="M")})
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (definition.DateTimeFilter(source="Q", target="M"), "filter 'A': unsupported letter 'Q'"),
+        (definition.DateTimeFilter(source="yyyy", target="'"), "filter 'A': unterminated quote"),
+        (
+            definition.NormalizeFilter(mapping={"t": ("x",), "u": ("x",)}),
+            "filter 'A': source 'x' maps to both 't' and 'u'",
+        ),
+        (definition.TranslateFilter(mapping={"x" * 201: "y"}), "longer than 200 characters"),
+        (definition.NormalizeFilter(mapping={"t": ("x" * 201,)}), "longer than 200 characters"),
+        (definition.DateTimeFilter(source="y" * 201, target="M"), "longer than 200 characters"),
+    ],
+)
+def test_filters_from_play_definitions_errors(spec: definition.Filter, message: str) -> None:
+    with pytest.raises(FilterError, match=message):
+        Filters.from_definitions({"A": spec})
+
+
+def test_filters_from_a_loaded_play() -> None:
+    play = definition.parse_definition(
+        """
+name: demo
+filters:
+  DAY_KO:
+    translate: {TODAY: 오늘}
+  SKY:
+    normalize: {맑음: [clear, sunny]}
+  MONTH:
+    datetime: {source: yyyy-MM-dd, target: M월}
+"""
+    )
+    filters = Filters.from_definitions(play.filters)
+    template = parse_template("{{d>DAY_KO}는} {{s=SKY}}, {{m:MONTH}}", filters)
+    assert template.render({"d": "TODAY", "s": "clear", "m": "2024-05-01"}) == "오늘은 맑음, 5월"
 
 
 def test_plain_mapping_of_filters() -> None:

@@ -347,96 +347,50 @@ Filter: TypeAlias = Translator | Normalizer | DateTimeFilter
 _FILTER_NAME = re.compile(r"[\w-]+")
 
 
-def _filter_from_config(name: str, spec: object) -> Filter:
-    if not isinstance(spec, Mapping) or len(spec) != 1:
-        raise FilterError(
-            f"filter {name!r} must have exactly one of 'translate', 'normalize', 'datetime'"
-        )
-    ((kind, body),) = spec.items()
-    if kind == "translate" and isinstance(body, Mapping):
-        mapping = {to_text(k): to_text(v) for k, v in body.items()}
-        _check_lengths(name, [*mapping, *mapping.values()])
-        return Translator(mapping)
-    if kind == "normalize" and isinstance(body, Mapping):
-        groups: dict[str, list[str]] = {}
-        for target, sources in body.items():
-            items = [] if sources is None else [sources] if isinstance(sources, str) else sources
-            if not isinstance(items, list):
-                raise FilterError(f"filter {name!r}: sources of {target!r} must be a list")
-            groups[to_text(target)] = [to_text(s) for s in items]
-        _check_lengths(name, [*groups, *(s for sources in groups.values() for s in sources)])
-        try:
-            return Normalizer(groups)
-        except FilterError as exc:
-            raise FilterError(f"filter {name!r}: {exc}") from None
-    if kind == "datetime" and isinstance(body, Mapping):
-        source, target = body.get("source"), body.get("target")
-        if not isinstance(source, str) or not isinstance(target, str) or len(body) != 2:
-            raise FilterError(f"filter {name!r}: datetime needs exactly 'source' and 'target'")
-        _check_lengths(name, [source, target])
-        try:
-            return DateTimeFilter(source, target)
-        except FilterError as exc:
-            raise FilterError(f"filter {name!r}: {exc}") from None
-    raise FilterError(
-        f"filter {name!r}: {kind!r} must be one of 'translate', 'normalize', 'datetime' "
-        "followed by a mapping"
-    )
-
-
-def _check_lengths(name: str, texts: Sequence[str]) -> None:
+def _from_definition(spec: _play.Filter) -> Filter:
+    if isinstance(spec, _play.TranslateFilter):
+        texts = [*spec.mapping, *spec.mapping.values()]
+    elif isinstance(spec, _play.NormalizeFilter):
+        texts = [*spec.mapping, *(s for sources in spec.mapping.values() for s in sources)]
+    else:
+        texts = [spec.source, spec.target]
     for text in texts:
         if len(text) > MAX_FILTER_TEXT:
-            raise FilterError(
-                f"filter {name!r}: {text[:20]!r}... is longer than {MAX_FILTER_TEXT} characters"
-            )
+            raise FilterError(f"{text[:20]!r}... is longer than {MAX_FILTER_TEXT} characters")
+    if isinstance(spec, _play.TranslateFilter):
+        return Translator(spec.mapping)
+    if isinstance(spec, _play.NormalizeFilter):
+        return Normalizer(spec.mapping)
+    return DateTimeFilter(spec.source, spec.target)
 
 
 @dataclass(frozen=True, slots=True)
 class Filters:
     """The play's response filters (응답 필터), by name.
 
-    Build it in code, ``Filters({"DAY_KO": Translator({"TODAY": "오늘"})})``, or from the
-    ``filters:`` section of play.yaml with :meth:`from_config`.
+    Build it in code, ``Filters({"DAY_KO": Translator({"TODAY": "오늘"})})``, or from a
+    loaded play.yaml with :meth:`from_definitions`.
     """
 
     by_name: Mapping[str, Filter] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, object]) -> Filters:
-        """Build filters from play.yaml's ``filters:`` mapping.
-
-        >>> f = Filters.from_config({"DAY_KO": {"translate": {"TODAY": "오늘"}}})
-        >>> f.get("DAY_KO")
-        Translator(mapping={'TODAY': '오늘'})
-
-        Raises:
-            FilterError: a filter name or definition is invalid. The message names it.
-        """
-        by_name: dict[str, Filter] = {}
-        for name, spec in config.items():
-            if not isinstance(name, str) or not _FILTER_NAME.fullmatch(name):
-                raise FilterError(f"filter name {name!r} must use letters, digits, '_' or '-'")
-            by_name[name] = _filter_from_config(name, spec)
-        return cls(by_name)
-
-    @classmethod
     def from_definitions(cls, definitions: Mapping[str, _play.Filter]) -> Filters:
         """Build filters from a loaded play: ``Filters.from_definitions(play.filters)``.
 
+        >>> from voicehook.play.definition import TranslateFilter
+        >>> Filters.from_definitions({"DAY_KO": TranslateFilter({"TODAY": "오늘"})}).get("DAY_KO")
+        Translator(mapping={'TODAY': '오늘'})
+
         Raises:
-            FilterError: a normalizer source has two targets, or a datetime pattern is
-                invalid. The message names the filter.
+            FilterError: a normalizer source has two targets, a datetime pattern is
+                invalid, or a source/target is longer than 200 characters (Play Builder's
+                limit). The message names the filter.
         """
         by_name: dict[str, Filter] = {}
         for name, spec in definitions.items():
             try:
-                if isinstance(spec, _play.TranslateFilter):
-                    by_name[name] = Translator(spec.mapping)
-                elif isinstance(spec, _play.NormalizeFilter):
-                    by_name[name] = Normalizer(spec.mapping)
-                else:
-                    by_name[name] = DateTimeFilter(spec.source, spec.target)
+                by_name[name] = _from_definition(spec)
             except FilterError as exc:
                 raise FilterError(f"filter {name!r}: {exc}") from None
         return cls(by_name)
