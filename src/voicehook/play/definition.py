@@ -295,17 +295,12 @@ class _Node:
         return self._loader.constructor.construct_object(self.node, deep=True)
 
     def string(self, *, allow_empty: bool = True) -> str | None:
-        """A string value; numbers and booleans are accepted and written as text."""
+        """A scalar as text, exactly as written: ``yes``, ``21`` and ``NO`` stay text (no
+        YAML 1.1 surprises such as ``yes`` becoming a boolean)."""
         if not self.is_scalar or self.is_null:
             self.error(f"expected a string, got {self.kind()}")
             return None
-        value = self.scalar()
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, int | float | str):
-            text = value if isinstance(value, str) else str(value)
-        else:
-            text = str(value)
+        text = str(self.node.value)
         if not allow_empty and not text:
             self.error("must not be empty")
             return None

@@ -136,9 +136,6 @@ class VoicehookApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
-        if path.startswith(self._action_prefix) and method == "POST":
-            await self._action(path[len(self._action_prefix) :], scope, receive, send)
-            return
         if path in self._health_paths:
             if method in ("GET", "HEAD"):
                 await self._health(send, head=method == "HEAD")
@@ -157,6 +154,9 @@ class VoicehookApp:
                 )
             else:
                 await self._error(send, HttpError(405, "method_not_allowed", "use GET"), "", b"GET")
+            return
+        if path.startswith(self._action_prefix) and method == "POST":
+            await self._action(path[len(self._action_prefix) :], scope, receive, send)
             return
         if path.startswith(self._action_prefix) or (
             self.settings.prefix and path == self.settings.prefix

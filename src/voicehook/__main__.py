@@ -1,0 +1,5 @@
+"""``python -m voicehook`` is the ``voicehook`` command."""
+
+from voicehook.cli import entry
+
+entry()
