@@ -6,17 +6,17 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-import redis.asyncio
 
 from tests._support.redis_server import RedisServer, free_port, redis_server_binary
 from voicehook.store import ConflictError, Entry, RedisStore, StoreUnavailable, open_store
+from voicehook.store._resp import RedisAddress, RespClient
 
 pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
-async def raw(redis_server: RedisServer) -> AsyncIterator[redis.asyncio.Redis]:
-    client = redis.asyncio.Redis.from_url(redis_server.url)
+async def raw(redis_server: RedisServer) -> AsyncIterator[RespClient]:
+    client = RespClient(RedisAddress.from_url(redis_server.url))
     yield client
     await client.aclose()
 
@@ -30,29 +30,29 @@ def own_server() -> Iterator[RedisServer]:
         yield server
 
 
-async def test_layout_prefix_and_ttl(redis_server: RedisServer, raw: redis.asyncio.Redis) -> None:
+async def test_layout_prefix_and_ttl(redis_server: RedisServer, raw: RespClient) -> None:
     store = open_store(redis_server.url + "?prefix=myplay:")
     try:
         await store.put("세션:1", {"n": 1}, ttl=30)
-        assert await raw.hgetall("myplay:세션:1") == {b"v": b'{"n":1}', b"n": b"1"}
-        assert 0 < await raw.pttl("myplay:세션:1") <= 30_000
+        assert await raw.execute("HGETALL", "myplay:세션:1") == [b"v", b'{"n":1}', b"n", b"1"]
+        assert 0 < await raw.execute("PTTL", "myplay:세션:1") <= 30_000
         await store.put("세션:1", {"n": 2}, version=1)  # no ttl: persistent now
-        assert await raw.pttl("myplay:세션:1") == -1
+        assert await raw.execute("PTTL", "myplay:세션:1") == -1
         assert await store.delete("세션:1") is True
-        assert await raw.exists("myplay:세션:1") == 0
+        assert await raw.execute("EXISTS", "myplay:세션:1") == 0
     finally:
         await store.aclose()
 
 
 async def test_scripts_are_reloaded_after_script_flush(
-    redis_server: RedisServer, raw: redis.asyncio.Redis
+    redis_server: RedisServer, raw: RespClient
 ) -> None:
     store = RedisStore(redis_server.url, prefix="flush:")
     try:
         await store.put("k", 1)
-        await raw.script_flush()
+        await raw.execute("SCRIPT", "FLUSH")
         assert await store.put("k", 2, version=1) == 2
-        await raw.script_flush()
+        await raw.execute("SCRIPT", "FLUSH")
         with pytest.raises(ConflictError):
             await store.delete("k", version=1)
         assert await store.delete("k", version=2) is True
@@ -120,9 +120,9 @@ async def test_get_retries_once_on_a_dead_pooled_connection(own_server: RedisSer
 
 
 async def test_wrong_type_at_key_is_a_store_error(
-    redis_server: RedisServer, raw: redis.asyncio.Redis
+    redis_server: RedisServer, raw: RespClient
 ) -> None:
-    await raw.set("wt:k", "a plain string")
+    await raw.execute("SET", "wt:k", "a plain string")
     store = RedisStore(redis_server.url, prefix="wt:")
     try:
         with pytest.raises(Exception) as info:
@@ -131,3 +131,18 @@ async def test_wrong_type_at_key_is_a_store_error(
         assert not isinstance(info.value, StoreUnavailable)
     finally:
         await store.aclose()
+
+
+def test_works_under_uvloop(redis_server: RedisServer) -> None:
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main() -> None:
+        store = RedisStore(redis_server.url, prefix="uvloop:")
+        try:
+            await store.put("k", {"n": 1})
+            assert await store.get("k") == Entry({"n": 1}, 1)
+            await store.delete("k")
+        finally:
+            await store.aclose()
+
+    uvloop.run(main())

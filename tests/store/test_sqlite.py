@@ -229,3 +229,37 @@ async def test_two_processes_increment_one_counter_exactly(tmp_path: Path) -> No
         assert entry.version == 2 * tasks * per_task
     finally:
         await store.aclose()
+
+
+async def test_sweep_pages_through_many_expired_rows(tmp_path: Path) -> None:
+    from voicehook.store.sqlite import _SQL, _sweep
+
+    clock = FakeClock()
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path, clock=clock)
+    try:
+        for i in range(7):
+            await store.put(f"old{i}", i, ttl=1)
+        for i in range(3):
+            await store.put(f"live{i}", i)
+        await store.put("later", 0, ttl=100)
+    finally:
+        await store.aclose()
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        assert _sweep(conn, _SQL("voicehook_kv"), clock.now + 2, batch=2) == 7
+        keys = sorted(row[0] for row in conn.execute("SELECT key FROM voicehook_kv"))
+    assert keys == ["later", "live0", "live1", "live2"]
+
+
+def test_works_under_uvloop(tmp_path: Path) -> None:
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main() -> None:
+        store = SQLiteStore(tmp_path / "s.db")
+        try:
+            await store.put("k", {"n": 1})
+            assert await store.get("k") == Entry({"n": 1}, 1)
+        finally:
+            await store.aclose()
+
+    uvloop.run(main())

@@ -63,15 +63,14 @@ class _SQL:
         def q(template: str) -> str:
             return template.replace("_TABLE_", table)
 
+        # No index on "expires": it would double the pages every write touches. The sweep
+        # scans the table instead, as a reader (readers never block writers in WAL mode),
+        # and deletes what it found by primary key in short write transactions.
         self.schema = (
             q(
                 "CREATE TABLE IF NOT EXISTS _TABLE_ ("
                 "key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, "
                 "version INTEGER NOT NULL, expires REAL) WITHOUT ROWID"
-            ),
-            q(
-                "CREATE INDEX IF NOT EXISTS _TABLE__expires ON _TABLE_(expires) "
-                "WHERE expires IS NOT NULL"
             ),
         )
         self.get = q("SELECT value, version, expires FROM _TABLE_ WHERE key = ?")
@@ -93,7 +92,10 @@ class _SQL:
             "DELETE FROM _TABLE_ WHERE key = ? AND version = ? AND (expires IS NULL OR expires > ?)"
         )
         self.delete_expired_key = q("DELETE FROM _TABLE_ WHERE key = ? AND expires <= ?")
-        self.sweep = q("DELETE FROM _TABLE_ WHERE expires IS NOT NULL AND expires <= ?")
+        self.expired_keys = q(
+            "SELECT key FROM _TABLE_ WHERE key > ? AND expires IS NOT NULL AND expires <= ? "
+            "ORDER BY key LIMIT ?"
+        )
 
 
 class SQLiteStore:
@@ -265,8 +267,8 @@ class SQLiteStore:
                 self._background(_checkpoint)
         if now >= self._next_sweep:
             self._next_sweep = now + self.sweep_interval
-            sweep, cutoff = self._sql.sweep, now
-            self._background(lambda c: c.execute(sweep, (cutoff,)))
+            sql, cutoff = self._sql, now
+            self._background(lambda c: _sweep(c, sql, cutoff))
 
     # -- the store interface ---------------------------------------------------------
 
@@ -347,8 +349,28 @@ class SQLiteStore:
 
     async def sweep(self) -> int:
         """Delete expired rows now. Returns how many were deleted."""
-        sql, now = self._sql.sweep, self._clock()
-        return await self._run(lambda c: c.execute(sql, (now,)).rowcount, inline=False)
+        sql, now = self._sql, self._clock()
+        return await self._run(lambda c: _sweep(c, sql, now), inline=False)
+
+
+def _sweep(conn: sqlite3.Connection, sql: _SQL, now: float, batch: int = 500) -> int:
+    deleted = 0
+    after = ""
+    while True:
+        keys = [row[0] for row in conn.execute(sql.expired_keys, (after, now, batch))]
+        if not keys:
+            return deleted
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for key in keys:
+                deleted += conn.execute(sql.delete_expired_key, (key, now)).rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if len(keys) < batch:
+            return deleted
+        after = keys[-1]
 
 
 def _checkpoint(conn: sqlite3.Connection) -> None:
