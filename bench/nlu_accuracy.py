@@ -35,12 +35,11 @@ import yaml
 from voicehook.dialog.nlu import (
     DEFAULT_BUILTIN_INTENTS,
     EntityMatch,
-    EntityTypeSpec,
-    IntentSpec,
     KiwiTokenizer,
     Nlu,
     SimpleTokenizer,
     Tokenizer,
+    specs_from_play_data,
 )
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -89,16 +88,7 @@ def load_nlu(play_dir: Path, tokenizer: Tokenizer) -> tuple[Nlu, dict[str, Any]]
     """Build an :class:`Nlu` from ``play.yaml`` and return it with the parsed test set."""
     play = yaml.safe_load((play_dir / "play.yaml").read_text(encoding="utf-8")) or {}
     tests = yaml.safe_load((play_dir / "nlu-test.yaml").read_text(encoding="utf-8")) or {}
-    entity_types = [
-        EntityTypeSpec(
-            name, {str(k): [str(s) for s in (v or [])] for k, v in spec["values"].items()}
-        )
-        for name, spec in (play.get("entities") or {}).items()
-    ]
-    intents = [
-        IntentSpec(name, [str(e) for e in spec.get("examples", [])])
-        for name, spec in (play.get("intents") or {}).items()
-    ]
+    intents, entity_types = specs_from_play_data(play)
     builtin = DEFAULT_BUILTIN_INTENTS | set(tests.get("builtin_intents") or [])
     nlu = Nlu(
         intents,

@@ -60,6 +60,7 @@ __all__ = [
     "Tokenizer",
     "default_tokenizer",
     "parse_example",
+    "specs_from_play_data",
 ]
 
 INTENT_STOP: Final = "NUGU.INTENT.stop"
@@ -136,6 +137,30 @@ class NluResult:
             if type_or_role in (match.role, match.type):
                 return match
         return None
+
+
+def specs_from_play_data(
+    data: Mapping[str, Any],
+) -> tuple[list[IntentSpec], list[EntityTypeSpec]]:
+    """Read the ``intents`` and ``entities`` sections of a ``play.yaml`` already parsed into
+    plain data (``yaml.safe_load``). Missing sections give empty lists; values are
+    converted with ``str``. No validation: use the play loader for that.
+    """
+    intents = [
+        IntentSpec(str(name), [str(e) for e in (spec or {}).get("examples") or []])
+        for name, spec in (data.get("intents") or {}).items()
+    ]
+    entity_types = [
+        EntityTypeSpec(
+            str(name),
+            {
+                str(value): [str(s) for s in (synonyms or [])]
+                for value, synonyms in ((spec or {}).get("values") or {}).items()
+            },
+        )
+        for name, spec in (data.get("entities") or {}).items()
+    ]
+    return intents, entity_types
 
 
 # =========================================================================== tokenizers
@@ -461,39 +486,60 @@ _ONE_SYLLABLE_TAILS: Final = frozenset(
 )
 
 
+def _lower_char(ch: str) -> str:
+    low = ch.lower()
+    return low if len(low) == 1 else ch  # keep offsets: never change the length
+
+
+def _form_key(text: str) -> str:
+    return "".join(_lower_char(ch) for ch in text if not ch.isspace())
+
+
 class _Dictionary:
     """Surface forms of custom (and unsupported built-in) types, matched spacing-insensitively."""
 
     def __init__(self) -> None:
-        self._forms: dict[str, tuple[str, str]] = {}  # compact lower form -> (type, value)
+        # form key (no spaces, lower case) -> [(type, value)]; one form may serve several types
+        self._forms: dict[str, list[tuple[str, str]]] = {}
         self._lengths: list[int] = []
 
     def add(self, type_name: str, form: str, value: str) -> None:
-        key = _compact(form)
-        if key and key not in self._forms:
-            self._forms[key] = (type_name, value)
-            self._lengths = sorted({len(k) for k in self._forms}, reverse=True)
+        key = _form_key(form)
+        if not key:
+            return
+        entries = self._forms.setdefault(key, [])
+        if all(t != type_name for t, _ in entries):
+            entries.append((type_name, value))
+        if len(key) not in self._lengths:
+            self._lengths = sorted([*self._lengths, len(key)], reverse=True)
 
     def value_of(self, type_name: str, text: str) -> str | None:
-        hit = self._forms.get(_compact(text))
-        return hit[1] if hit is not None and hit[0] == type_name else None
+        for t, value in self._forms.get(_form_key(text), ()):
+            if t == type_name:
+                return value
+        return None
 
     def containing_value(self, type_name: str, text: str) -> str | None:
         """The value of the longest known form of ``type_name`` inside ``text``."""
-        key = _compact(text)
+        key = _form_key(text)
         best: tuple[int, str] | None = None
-        for form, (t, value) in self._forms.items():
-            if t == type_name and form in key and (best is None or len(form) > best[0]):
-                best = (len(form), value)
+        for form, entries in self._forms.items():
+            if form in key and (best is None or len(form) > best[0]):
+                for t, value in entries:
+                    if t == type_name:
+                        best = (len(form), value)
         return None if best is None else best[1]
 
-    def find(self, text: str, types: Collection[str] | None) -> list[_Span]:
+    def find(
+        self, text: str, types: Collection[str] | None, prefer: Collection[str] = ()
+    ) -> list[_Span]:
+        """Longest forms at word starts; a form of several types gives one of ``prefer``
+        if it can, else the first of ``types`` it was added for."""
         chars: list[str] = []
         index: list[int] = []
         for i, ch in enumerate(text):
             if not ch.isspace():
-                low = ch.lower()
-                chars.append(low if len(low) == 1 else ch)
+                chars.append(_lower_char(ch))
                 index.append(i)
         compact = "".join(chars)
         out: list[_Span] = []
@@ -502,8 +548,10 @@ class _Dictionary:
                 continue  # not at the start of a word
             for length in self._lengths:
                 key = compact[ci : ci + length]
-                hit = self._forms.get(key) if len(key) == length else None
-                if hit is None or (types is not None and hit[0] not in types):
+                entries = self._forms.get(key, ()) if len(key) == length else ()
+                allowed = [e for e in entries if types is None or e[0] in types]
+                hit = next((e for e in allowed if e[0] in prefer), allowed[0] if allowed else None)
+                if hit is None:
                     continue
                 start, end = oi, index[ci + length - 1] + 1
                 if not self._right_ok(text, key, end):
@@ -690,9 +738,13 @@ class Nlu:
     # ------------------------------------------------------------------ entities
 
     def _recognise(
-        self, text: str, types: Collection[str], exclude: Sequence[_Span] = ()
+        self,
+        text: str,
+        types: Collection[str],
+        exclude: Sequence[_Span] = (),
+        prefer: Collection[str] = (),
     ) -> list[_Span]:
-        candidates = self._dictionary.find(text, types)
+        candidates = self._dictionary.find(text, types, prefer)
         builtin = [t for t in types if t in SUPPORTED_BUILTIN_TYPES]
         if builtin:
             candidates.extend(
@@ -754,17 +806,21 @@ class Nlu:
         Text in the structured form (``intent=ask.calc first=3``) goes to
         :meth:`parse_structured`.
         """
-        if _STRUCTURED_RE.match(text) is not None and text.lstrip().startswith("intent="):
+        expected = None if expect_types is None else {t.partition(":")[0] for t in expect_types}
+        if text.lstrip().startswith("intent="):
             try:
-                return self.parse_structured(text)
+                structured = self.parse_structured(text)
             except ValueError:
                 pass
-        expected = None if expect_types is None else {t.partition(":")[0] for t in expect_types}
+            else:
+                if expected is not None:
+                    structured.entities = [e for e in structured.entities if e.type in expected]
+                return structured
         offset, body = self._strip_invocation(text)
         if body is None:
             return NluResult(INTENT_OPEN, 1.0, [])
         types = self._types if expected is None else self._types | expected
-        spans = _resolve_overlaps(self._recognise(body, types))
+        spans = _resolve_overlaps(self._recognise(body, types, prefer=expected or ()))
         key = self._key(body, spans)
         intent: str | None
         score: float
