@@ -135,6 +135,9 @@ class VoicehookApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
+        root = scope.get("root_path")
+        if root and path.startswith(root):  # mounted under a prefix (Starlette, FastAPI)
+            path = path[len(root) :]
         method: str = scope["method"]
         if path in self._health_paths:
             if method in ("GET", "HEAD"):
