@@ -1,0 +1,1024 @@
+"""The dialog engine: runs a play definition the way the NUGU Dialog Manager does.
+
+The engine is stateless. :meth:`DialogEngine.turn` takes a :class:`DialogState` and one input
+(an utterance, a device event or a reset) and returns a :class:`TurnResult` whose ``state``
+is the state for the next turn. The turn algorithm follows the spec's §7.3; every rule and
+every choice on a spec conflict is described in ``docs/dialog.md``.
+
+The engine speaks NUGU only through the backend adapter: :func:`voicehook.nugu.wire.build_request`
+builds the request bodies and a :class:`~voicehook.dialog.backend.Backend` moves the bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, TypeAlias
+
+import msgspec
+
+from voicehook.dialog.backend import Backend, BackendReply
+from voicehook.dialog.nlu import (
+    AUDIO_PLAYER_INTENTS,
+    DEFAULT_BUILTIN_INTENTS,
+    INTENT_OPEN,
+    INTENT_REWIND,
+    INTENT_STOP,
+    EntityMatch,
+    EntityTypeSpec,
+    IntentSpec,
+    Nlu,
+    Tokenizer,
+)
+from voicehook.dialog.prompts import Filters, PromptStack, TemplateError, parse_template
+from voicehook.dialog.session import (
+    AudioPlayerState,
+    DialogState,
+    ExceptionWait,
+    ListenWait,
+    SlotWait,
+    copy_state,
+)
+from voicehook.nugu.wire import build_request
+from voicehook.play.app import to_output_value
+from voicehook.play.definition import (
+    Action,
+    AllOf,
+    AnyOf,
+    Condition,
+    Equals,
+    Exists,
+    IntentIs,
+    Parameter,
+    PlayDefinition,
+    Response,
+)
+
+__all__ = [
+    "DEFAULT_FALLBACK_PROMPT",
+    "NPK_PREFIX",
+    "BackendCall",
+    "DeviceEvent",
+    "DialogEngine",
+    "EngineSettings",
+    "EntityInfo",
+    "Reset",
+    "TurnInput",
+    "TurnResult",
+    "UserText",
+]
+
+#: Spoken on fallback when the play declares no fallback prompts (an end prompt).
+DEFAULT_FALLBACK_PROMPT = "죄송해요, 잘 이해하지 못했어요."
+#: Branch conditions see the AudioPlayer context as parameters with this prefix.
+NPK_PREFIX = "[NPK]context_supportedInterfaces_AudioPlayer_"
+_MAX_DEPTH = 64
+_PARAM_REF = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+
+PromptSource: TypeAlias = Literal[
+    "response",
+    "welcome",
+    "exit",
+    "fallback",
+    "slot",
+    "exception",
+    "failure",
+    "reprompt",
+    "rewind",
+]
+
+
+# =========================================================================== settings
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """How the engine resolves what the spec leaves open. See ``docs/dialog.md``.
+
+    Set them in play.yaml's ``settings:`` or pass them in code; code wins.
+
+    - ``timeout``: seconds to wait for a backend answer; later is a communication failure.
+    - ``null_form``: send null parameters as ``{"type": null, "value": null}`` instead of
+      leaving them out.
+    - ``play_builder``: behave like Play Builder's test chat (no built-in intents, no
+      ``event``, ``isPlayBuilderRequest: true``, directives not executed).
+    - ``seed``: makes random prompt choice and session ids repeatable.
+    - ``allow_wait_with_directives``: keep the session open when a wait prompt comes with
+      directives (Play Builder 1.9.0); by default a directive ends the session (§5.1).
+    - ``custom_stop_action``: ``auto`` runs an action triggered by ``NUGU.INTENT.stop`` only
+      in AudioPlayer plays; ``always`` / ``never``.
+    - ``audio_player``: send ``supportedInterfaces.AudioPlayer``; None infers it from the play.
+    - ``welcome_type``: ``continuation`` prefixes the welcome prompt to the first response when
+      the session starts with an intent; ``wait`` (default) says welcome only on open.
+    - ``max_failures``: end the session after this many consecutive failed turns (None: only
+      the prompt stacks decide).
+    - ``device_type``: ``context.device.type``.
+    - ``nlu_threshold``: minimum intent score.
+    """
+
+    timeout: float = 3.0
+    null_form: bool = False
+    play_builder: bool = False
+    seed: int | None = None
+    allow_wait_with_directives: bool = False
+    custom_stop_action: Literal["auto", "always", "never"] = "auto"
+    audio_player: bool | None = None
+    welcome_type: Literal["wait", "continuation"] = "wait"
+    max_failures: int | None = None
+    device_type: str = "speaker"
+    nlu_threshold: float = 0.4
+
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:
+            raise ValueError("timeout must be a positive number of seconds")
+        if self.custom_stop_action not in ("auto", "always", "never"):
+            raise ValueError("custom_stop_action must be auto, always or never")
+        if self.welcome_type not in ("wait", "continuation"):
+            raise ValueError("welcome_type must be wait or continuation")
+        if self.max_failures is not None and self.max_failures < 1:
+            raise ValueError("max_failures must be at least 1")
+
+    @classmethod
+    def from_mapping(
+        cls, data: Mapping[str, Any], **overrides: Any
+    ) -> tuple[EngineSettings, list[str]]:
+        """Settings from play.yaml's ``settings:`` plus ``overrides`` (None = keep).
+
+        Returns the settings and the keys it did not know (other parts of voicehook may use
+        them, so they are reported, not rejected).
+        """
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        unknown = [k for k in data if k not in known]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values), unknown
+
+
+# =========================================================================== inputs
+
+
+class UserText(msgspec.Struct, tag="user", tag_field="input", frozen=True):
+    """A user utterance (as ASR text). An empty text is the invocation name alone."""
+
+    text: str
+
+
+class DeviceEvent(msgspec.Struct, tag="event", tag_field="input", frozen=True):
+    """A device event such as ``AudioPlayer.PlaybackFinished``.
+
+    ``type`` may be short (``PlaybackFinished`` means ``AudioPlayer.PlaybackFinished``).
+    ``fields`` are sent in ``event`` next to ``type``; ``token`` and
+    ``offsetInMilliseconds`` default to the simulated AudioPlayer's.
+    """
+
+    type: str
+    fields: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    @property
+    def full_type(self) -> str:
+        return self.type if "." in self.type else f"AudioPlayer.{self.type}"
+
+
+class Reset(msgspec.Struct, tag="reset", tag_field="input", frozen=True):
+    """Forget the session and the device state."""
+
+
+TurnInput: TypeAlias = UserText | DeviceEvent | Reset
+
+
+# =========================================================================== results
+
+
+class EntityInfo(msgspec.Struct, frozen=True):
+    """A recognised entity."""
+
+    type: str
+    role: str
+    text: str
+    value: str
+
+
+class BackendCall(msgspec.Struct):
+    """One backend call of a turn, as it happened.
+
+    ``outcome`` is ``ok`` (resultCode OK), ``exception`` (a declared code) or ``failure``
+    (the failure prompt is spoken); ``error`` says why a failure happened.
+    """
+
+    action: str
+    request: dict[str, Any]
+    status: int | None = None
+    response: Any = None
+    body: str | None = None
+    error: str | None = None
+    elapsed_ms: float = 0.0
+    result_code: str | None = None
+    outcome: Literal["ok", "exception", "failure"] = "failure"
+
+
+class TurnResult(msgspec.Struct):
+    """Everything one turn did. ``state`` is the state for the next turn."""
+
+    turn: int
+    kind: Literal["user", "event", "reset"]
+    state: DialogState
+    text: str | None = None
+    event: dict[str, Any] | None = None
+    intent: str | None = None
+    score: float = 0.0
+    entities: list[EntityInfo] = msgspec.field(default_factory=list)
+    actions: list[str] = msgspec.field(default_factory=list)
+    calls: list[BackendCall] = msgspec.field(default_factory=list)
+    violations: list[str] = msgspec.field(default_factory=list)
+    warnings: list[str] = msgspec.field(default_factory=list)
+    prompt: str | None = None
+    prompt_type: Literal["wait", "end"] | None = None
+    prompt_source: PromptSource | None = None
+    directives: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    session_ended: bool = False
+
+    @property
+    def result_codes(self) -> list[str | None]:
+        """The resultCode of each backend call, in order."""
+        return [c.result_code for c in self.calls]
+
+    @property
+    def directive_types(self) -> list[str]:
+        return [str(d.get("type")) for d in self.directives]
+
+
+# =========================================================================== the engine
+
+
+@dataclass(slots=True)
+class _Turn:
+    """The mutable scratchpad of one turn (never stored)."""
+
+    state: DialogState
+    result: TurnResult
+    rng: random.Random
+    intent: str | None = None
+    event: dict[str, Any] | None = None
+    prefix: str | None = None
+    visited: list[str] = field(default_factory=list)
+    directives: list[dict[str, Any]] = field(default_factory=list)
+
+
+class DialogEngine:
+    """Runs one play. Build it once; call :meth:`turn` for every input of every session.
+
+    ``backend`` answers the play's backend calls (:class:`InProcessBackend` or
+    :class:`HttpBackend`); it may be None for a play whose actions never call the backend.
+    ``nlu`` defaults to an :class:`Nlu` built from the play; pass ``tokenizer`` to share the
+    Kiwi model between engines.
+    """
+
+    def __init__(
+        self,
+        definition: PlayDefinition,
+        backend: Backend | None = None,
+        *,
+        settings: EngineSettings | None = None,
+        nlu: Nlu | None = None,
+        tokenizer: Tokenizer | None = None,
+    ) -> None:
+        self.definition = definition
+        self.backend = backend
+        if settings is None:
+            settings, _ = EngineSettings.from_mapping(definition.settings)
+        self.settings = settings
+        self.filters = Filters.from_definitions(definition.filters)
+        self.uses_audio_player = (
+            settings.audio_player if settings.audio_player is not None else _uses_audio(definition)
+        )
+        if nlu is None:
+            builtins = set(DEFAULT_BUILTIN_INTENTS)
+            if self.uses_audio_player:
+                builtins |= AUDIO_PLAYER_INTENTS
+            known = DEFAULT_BUILTIN_INTENTS | AUDIO_PLAYER_INTENTS
+            for act in definition.actions.values():
+                if act.trigger and act.trigger.intent in known:
+                    builtins.add(act.trigger.intent)
+            nlu = Nlu(
+                [IntentSpec(i.name, i.examples) for i in definition.intents.values()],
+                [EntityTypeSpec(e.name, e.values) for e in definition.entities.values()],
+                tokenizer=tokenizer,
+                builtin_intents=builtins,
+                threshold=settings.nlu_threshold,
+                invocation=definition.invocation,
+            )
+        self.nlu = nlu
+        self._by_intent: dict[str, str] = {}
+        self._by_event: dict[str, str] = {}
+        for act in definition.actions.values():
+            if act.trigger is None:
+                continue
+            if act.trigger.intent:
+                self._by_intent.setdefault(act.trigger.intent, act.name)
+            if act.trigger.event:
+                self._by_event.setdefault(act.trigger.event, act.name)
+
+    # ------------------------------------------------------------------ public API
+
+    def new_state(self) -> DialogState:
+        """The state before the first turn: no session, an idle AudioPlayer."""
+        return DialogState()
+
+    async def turn(self, state: DialogState, user_input: TurnInput | str) -> TurnResult:
+        """Run one turn. ``state`` is not changed; the result holds the new state."""
+        if isinstance(user_input, str):
+            user_input = UserText(user_input)
+        if isinstance(user_input, Reset):
+            fresh = DialogState(sessions=state.sessions, turns=state.turns + 1)
+            return TurnResult(turn=fresh.turns, kind="reset", state=fresh, session_ended=True)
+        st = copy_state(state)
+        st.turns += 1
+        if self.settings.seed is not None:
+            rng = random.Random(f"{self.settings.seed}:{st.sessions}:{st.turns}")
+        else:
+            rng = random.Random()
+        kind: Literal["user", "event"] = "event" if isinstance(user_input, DeviceEvent) else "user"
+        result = TurnResult(turn=st.turns, kind=kind, state=st)
+        ctx = _Turn(state=st, result=result, rng=rng)
+        if not st.active:
+            self._open_session(ctx)
+        if isinstance(user_input, DeviceEvent):
+            await self._on_event(ctx, user_input)
+        else:
+            result.text = user_input.text
+            await self._on_text(ctx, user_input.text)
+        self._finish(ctx)
+        return result
+
+    async def aclose(self) -> None:
+        """Close the backend."""
+        if self.backend is not None:
+            await self.backend.aclose()
+
+    # ------------------------------------------------------------------ session
+
+    def _open_session(self, ctx: _Turn) -> None:
+        st = ctx.state
+        st.sessions += 1
+        if self.settings.seed is not None:
+            bits = random.Random(f"{self.settings.seed}:session:{st.sessions}").getrandbits(128)
+            st.session_id = str(uuid.UUID(int=bits, version=4))
+        else:
+            st.session_id = str(uuid.uuid4())
+        st.is_new = True
+        st.active = True
+        st.params = {
+            p.name: p.value for p in self.definition.parameters.values() if p.kind == "configurable"
+        }
+        st.param_types = {}
+        st.waiting = None
+        st.fallback_spoken = 0
+        st.failures = 0
+
+    def _end(self, ctx: _Turn) -> None:
+        ctx.state.active = False
+        ctx.state.waiting = None
+        ctx.result.session_ended = True
+
+    def _finish(self, ctx: _Turn) -> None:
+        st, res = ctx.state, ctx.result
+        res.directives = list(ctx.directives)
+        if res.directives and not self.settings.play_builder:
+            _apply_directives(st.audio, res.directives)
+        if res.prompt is not None or res.directives:
+            st.last_prompt = res.prompt
+            st.last_prompt_type = res.prompt_type
+            st.last_directives = [dict(d) for d in res.directives]
+        if not st.active:
+            res.session_ended = True
+        st.is_new = False
+
+    # ------------------------------------------------------------------ speaking
+
+    def _speak(
+        self, ctx: _Turn, text: str, ptype: Literal["wait", "end"], source: PromptSource
+    ) -> None:
+        if ctx.prefix is not None:
+            text = f"{ctx.prefix} {text}" if text else ctx.prefix
+            ctx.prefix = None
+        res = ctx.result
+        res.prompt, res.prompt_type, res.prompt_source = text, ptype, source
+        if ptype == "end":
+            self._end(ctx)
+        else:
+            ctx.state.active = True
+
+    def _render(self, ctx: _Turn, template: str) -> str:
+        try:
+            return parse_template(template, self.filters).render(self._lookup_params(ctx.state))
+        except TemplateError as exc:
+            ctx.result.violations.append(f"prompt {template!r}: {exc}")
+            return template
+
+    def _lookup_params(self, st: DialogState) -> dict[str, object | None]:
+        params: dict[str, object | None] = dict(st.params)
+        audio = st.audio
+        params[NPK_PREFIX + "playerActivity"] = audio.player_activity
+        params[NPK_PREFIX + "token"] = audio.token
+        params[NPK_PREFIX + "offsetInMilliseconds"] = str(audio.offset_in_milliseconds)
+        return params
+
+    def _stack(
+        self,
+        ctx: _Turn,
+        prompts: Sequence[str],
+        spoken: int,
+        source: PromptSource,
+    ) -> int:
+        """Speak the next prompt of a LIFO stack; return the new position (0 when it ended)."""
+        stack = PromptStack(prompts, min(spoken, len(prompts) - 1))
+        limit = self.settings.max_failures
+        if limit is not None and ctx.state.failures >= limit:
+            stack = PromptStack(prompts, len(prompts) - 1)
+        text, is_end = stack.next()
+        self._speak(ctx, self._render(ctx, text), "end" if is_end else "wait", source)
+        return 0 if is_end else stack.spoken
+
+    def _failure(self, ctx: _Turn) -> None:
+        ctx.directives.clear()
+        ctx.prefix = None
+        self._speak(ctx, self._render(ctx, self.definition.failure_prompt), "end", "failure")
+
+    # ------------------------------------------------------------------ inputs
+
+    async def _on_text(self, ctx: _Turn, text: str) -> None:
+        st, res = ctx.state, ctx.result
+        waiting = st.waiting
+        expect: list[str] | None = None
+        if isinstance(waiting, SlotWait):
+            expect = list(self._param(waiting.action, waiting.param).entity_types)
+        elif isinstance(waiting, ExceptionWait):
+            expect = [
+                t
+                for p in self.definition.action_parameters(waiting.action).values()
+                if p.kind == "utterance"
+                for t in p.entity_types
+            ]
+        if not text.strip():
+            parsed_intent: str | None = INTENT_OPEN
+            score, entities = 1.0, []
+        else:
+            nlu = self.nlu.parse(text, expect_types=expect)
+            parsed_intent, score, entities = nlu.intent, nlu.score, nlu.entities
+        intent = parsed_intent
+        if self.settings.play_builder and intent is not None and intent.startswith("NUGU.INTENT."):
+            res.warnings.append(f"Play Builder test chat does not recognise {intent}: fallback")
+            intent = None
+        ctx.intent = intent
+        res.intent, res.score = intent, score
+        res.entities = [EntityInfo(e.type, e.role, e.text, e.value) for e in entities]
+
+        if intent == INTENT_STOP:
+            await self._stop(ctx)
+            return
+        if isinstance(waiting, SlotWait):
+            await self._slot_turn(ctx, waiting, entities)
+            return
+        if isinstance(waiting, ExceptionWait):
+            await self._exception_turn(ctx, waiting, entities)
+            return
+        if isinstance(waiting, ListenWait):
+            await self._listen_turn(ctx, waiting, entities)
+            return
+        if intent == INTENT_OPEN and INTENT_OPEN not in self._by_intent:
+            await self._welcome(ctx)
+            return
+        if intent == INTENT_REWIND and INTENT_REWIND not in self._by_intent:
+            self._rewind(ctx)
+            return
+        name = self._by_intent.get(intent) if intent is not None else None
+        if name is None:
+            await self._fallback(ctx)
+            return
+        st.fallback_spoken = 0
+        st.failures = 0
+        if st.is_new and self.settings.welcome_type == "continuation" and self.definition.welcome:
+            ctx.prefix = self._render(ctx, ctx.rng.choice(self.definition.welcome))
+        await self._start_action(ctx, name, entities)
+
+    async def _on_event(self, ctx: _Turn, ev: DeviceEvent) -> None:
+        st, res = ctx.state, ctx.result
+        etype = ev.full_type
+        event: dict[str, Any] = {"type": etype}
+        if etype.startswith("AudioPlayer."):
+            event["token"] = st.audio.token
+            event["offsetInMilliseconds"] = st.audio.offset_in_milliseconds
+        event.update(ev.fields)
+        if event.get("token") is None:
+            event.pop("token", None)
+        res.event = event
+        _apply_event(st.audio, event)
+        name = self._by_event.get(etype)
+        if name is None:
+            res.warnings.append(f"no action has the trigger event {etype}; nothing happens")
+            if st.is_new:  # the event opened no conversation
+                self._end(ctx)
+                res.session_ended = False
+            return
+        ctx.event = event
+        await self._walk(ctx, name)
+        if ctx.result.prompt is None and st.active and st.waiting is None:
+            self._end(ctx)
+
+    # ------------------------------------------------------------------ built-in actions
+
+    async def _welcome(self, ctx: _Turn) -> None:
+        ctx.state.fallback_spoken = 0
+        if "NUGU.ACTION.welcome" in self.definition.actions:
+            await self._walk(ctx, "NUGU.ACTION.welcome")
+            return
+        text = (
+            self._render(ctx, ctx.rng.choice(self.definition.welcome))
+            if self.definition.welcome
+            else ""
+        )
+        self._speak(ctx, text, "wait", "welcome")
+
+    async def _stop(self, ctx: _Turn) -> None:
+        custom = self._by_intent.get(INTENT_STOP)
+        mode = self.settings.custom_stop_action
+        run_custom = custom is not None and (
+            mode == "always" or (mode == "auto" and self.uses_audio_player)
+        )
+        if custom is not None and run_custom:
+            await self._start_action(ctx, custom, [])
+            self._end(ctx)
+            return
+        if custom is not None:
+            ctx.result.warnings.append(
+                f"action {custom!r} is triggered by {INTENT_STOP}, but NUGU.INTENT.stop always "
+                "runs NUGU.ACTION.exit (set custom_stop_action: always to run it)"
+            )
+        if "NUGU.ACTION.exit" in self.definition.actions:
+            await self._walk(ctx, "NUGU.ACTION.exit")
+            self._end(ctx)
+            return
+        exits = self.definition.exit
+        text = self._render(ctx, ctx.rng.choice(exits)) if exits else ""
+        self._speak(ctx, text, "end", "exit")
+
+    async def _fallback(self, ctx: _Turn) -> None:
+        st = ctx.state
+        st.failures += 1
+        if "NUGU.ACTION.fallback" in self.definition.actions:
+            await self._walk(ctx, "NUGU.ACTION.fallback")
+            return
+        prompts = self.definition.fallback or (DEFAULT_FALLBACK_PROMPT,)
+        st.fallback_spoken = self._stack(ctx, prompts, st.fallback_spoken, "fallback")
+
+    def _rewind(self, ctx: _Turn) -> None:
+        st = ctx.state
+        if st.last_prompt is None:
+            self._speak(ctx, "", "wait", "rewind")
+            return
+        ptype = st.last_prompt_type or "end"
+        self._speak(ctx, st.last_prompt, ptype, "rewind")
+
+    # ------------------------------------------------------------------ actions
+
+    def _param(self, action: str, name: str) -> Parameter:
+        return self.definition.action_parameters(action)[name]
+
+    async def _start_action(self, ctx: _Turn, name: str, entities: Sequence[EntityMatch]) -> None:
+        """Enter a root action: fill its utterance parameters, slot-fill, then walk."""
+        st = ctx.state
+        uparams = [
+            p for p in self.definition.action_parameters(name).values() if p.kind == "utterance"
+        ]
+        for p in uparams:
+            st.params.pop(p.name, None)
+            st.param_types.pop(p.name, None)
+        _fill(st, uparams, entities, slot_only=False, replace=True)
+        await self._continue_slots(ctx, name)
+
+    async def _continue_slots(self, ctx: _Turn, name: str) -> None:
+        st = ctx.state
+        for p in self.definition.action_parameters(name).values():
+            if p.kind == "utterance" and p.required and not st.params.get(p.name):
+                if not p.prompts:
+                    ctx.result.violations.append(f"required parameter {p.name!r} has no prompts")
+                    continue
+                ctx.result.actions.append(name)
+                spoken = self._stack(ctx, p.prompts, 0, "slot")
+                st.waiting = SlotWait(action=name, param=p.name, spoken=spoken) if spoken else None
+                return
+        await self._walk(ctx, name)
+
+    async def _slot_turn(self, ctx: _Turn, wait: SlotWait, entities: Sequence[EntityMatch]) -> None:
+        st = ctx.state
+        p = self._param(wait.action, wait.param)
+        if _fill(st, [p], entities, slot_only=True, replace=True):
+            st.failures = 0
+            st.waiting = None
+            await self._continue_slots(ctx, wait.action)
+            return
+        st.failures += 1
+        ctx.result.actions.append(wait.action)
+        spoken = self._stack(ctx, p.prompts, wait.spoken, "slot")
+        st.waiting = SlotWait(wait.action, wait.param, spoken) if spoken else None
+
+    async def _exception_turn(
+        self, ctx: _Turn, wait: ExceptionWait, entities: Sequence[EntityMatch]
+    ) -> None:
+        st = ctx.state
+        uparams = [
+            p
+            for p in self.definition.action_parameters(wait.action).values()
+            if p.kind == "utterance"
+        ]
+        if _fill(st, uparams, entities, slot_only=False, replace=True, same_type=True):
+            st.failures = 0
+            st.waiting = None
+            await self._walk(ctx, wait.action, resume=wait)
+            return
+        st.failures += 1
+        ctx.result.actions.append(wait.action)
+        prompts = self._exception_prompts(wait.action, wait.code)
+        spoken = self._stack(ctx, prompts, wait.spoken, "exception")
+        st.waiting = ExceptionWait(wait.action, wait.code, spoken) if spoken else None
+
+    async def _listen_turn(
+        self, ctx: _Turn, wait: ListenWait, entities: Sequence[EntityMatch]
+    ) -> None:
+        st = ctx.state
+        act = self.definition.actions[wait.action]
+        trial = copy_state(st)
+        names = [wait.action, *(b.action for b in act.branches)]
+        uparams: dict[str, Parameter] = {}
+        for n in names:
+            for p in self.definition.action_parameters(n).values():
+                if p.kind == "utterance":
+                    uparams.setdefault(p.name, p)
+        _fill(trial, list(uparams.values()), entities, slot_only=False, replace=True)
+        for br in act.branches:
+            if br.condition is None or self._holds(ctx, br.condition, trial):
+                st.params, st.param_types = trial.params, trial.param_types
+                st.waiting = None
+                st.failures = 0
+                await self._walk(ctx, br.action)
+                return
+        st.failures += 1
+        ctx.result.actions.append(wait.action)
+        prompts = act.reprompts or self.definition.fallback or (DEFAULT_FALLBACK_PROMPT,)
+        spoken = self._stack(ctx, prompts, wait.reprompts, "reprompt")
+        st.waiting = ListenWait(wait.action, spoken) if spoken else None
+
+    async def _walk(self, ctx: _Turn, name: str, *, resume: ExceptionWait | None = None) -> None:
+        act = self.definition.actions.get(name)
+        res, st = ctx.result, ctx.state
+        if act is None:
+            res.violations.append(f"action {name!r} is not defined")
+            self._failure(ctx)
+            return
+        if name in ctx.visited or len(ctx.visited) >= _MAX_DEPTH:
+            path = " -> ".join([*ctx.visited, name])
+            res.violations.append(f"circular reference between actions ({path}): the play stops")
+            ctx.directives.clear()
+            self._end(ctx)
+            return
+        ctx.visited.append(name)
+        res.actions.append(name)
+        for p in act.parameters.values():
+            if p.kind == "configurable" and p.value is not None:
+                st.params[p.name] = p.value
+        if act.backend:
+            outcome = await self._call(ctx, act)
+            if outcome is None:
+                self._failure(ctx)
+                return
+            if outcome != "OK":
+                self._exception(ctx, act, outcome, resume)
+                return
+        response = act.response
+        if act.branches and response is not None and response.type == "wait":
+            self._respond(ctx, response)
+            if st.active:
+                st.waiting = ListenWait(action=name)
+            return
+        if act.branches:
+            for br in act.branches:
+                if br.condition is None or self._holds(ctx, br.condition, st):
+                    await self._walk(ctx, br.action)
+                    return
+            res.violations.append(f"action {name!r}: no branch holds and there is no default")
+            self._failure(ctx)
+            return
+        if act.common:
+            await self._walk(ctx, act.common)
+            return
+        if response is not None:
+            self._respond(ctx, response)
+            return
+        # A leaf without a response (an event action answering directives): nothing to say.
+        self._end(ctx)
+
+    def _respond(self, ctx: _Turn, response: Response) -> None:
+        ptype: Literal["wait", "end"] = "end" if response.type == "end" else "wait"
+        if response.silent or not response.prompts:
+            text = ""
+        else:
+            text = self._render(ctx, ctx.rng.choice(response.prompts))
+        ctx.directives.extend(dict(d) for d in response.directives)
+        if ctx.directives and ptype == "wait":
+            if self.settings.allow_wait_with_directives:
+                ctx.result.warnings.append(
+                    "a wait prompt with directives kept the session open "
+                    "(allow_wait_with_directives; NUGU docs §5.1 say directives end it)"
+                )
+            else:
+                ctx.result.warnings.append(
+                    "a wait prompt came with directives: the session ends (§5.1); set "
+                    "allow_wait_with_directives: true for Play Builder 1.9.0 behaviour"
+                )
+                ptype = "end"
+        self._speak(ctx, text, ptype, "response")
+
+    def _exception_prompts(self, action: str, code: str) -> tuple[str, ...]:
+        exc = self.definition.exception_codes(action).get(code)
+        if exc is None or not exc.prompts:
+            return (self.definition.failure_prompt,)
+        return exc.prompts
+
+    def _exception(self, ctx: _Turn, act: Action, code: str, resume: ExceptionWait | None) -> None:
+        ctx.directives.clear()
+        prompts = self._exception_prompts(act.name, code)
+        exc = self.definition.exception_codes(act.name).get(code)
+        if exc is None or not exc.prompts:
+            ctx.result.warnings.append(f"exception code {code!r} has no prompts: failure prompt")
+        spoken = 0
+        if resume is not None and resume.action == act.name and resume.code == code:
+            spoken = resume.spoken
+        spoken = self._stack(ctx, prompts, spoken, "exception")
+        ctx.state.waiting = ExceptionWait(act.name, code, spoken) if spoken else None
+
+    # ------------------------------------------------------------------ conditions
+
+    def _holds(self, ctx: _Turn, cond: Condition, st: DialogState) -> bool:
+        params = self._lookup_params(st)
+        if isinstance(cond, Equals):
+            left = params.get(cond.param)
+            ref = _PARAM_REF.fullmatch(cond.value.strip())
+            right = params.get(ref.group(1)) if ref else cond.value
+            return left is not None and right is not None and str(left) == str(right)
+        if isinstance(cond, Exists):
+            value = params.get(cond.param)
+            return value is not None and value != ""
+        if isinstance(cond, IntentIs):
+            return ctx.intent == cond.intent
+        if isinstance(cond, AllOf):
+            return all(self._holds(ctx, c, st) for c in cond.items)
+        if isinstance(cond, AnyOf):
+            return any(self._holds(ctx, c, st) for c in cond.items)
+        return False  # pragma: no cover - exhaustive
+
+    # ------------------------------------------------------------------ backend
+
+    def _request(self, ctx: _Turn, act: Action) -> dict[str, Any]:
+        st = ctx.state
+        declared = self.definition.action_parameters(act.name)
+        values: dict[str, Any] = {}
+        types: dict[str, str | None] = {}
+        for key, p in declared.items():
+            values[key] = st.params.get(key)
+            types[key] = (st.param_types.get(key) or p.type) if p.kind == "utterance" else None
+        interfaces: dict[str, Any] = {}
+        if self.uses_audio_player or st.audio.player_activity != "IDLE":
+            interfaces["AudioPlayer"] = st.audio.as_context()
+        return build_request(
+            act.name,
+            values,
+            param_types=types,
+            session_id=st.session_id,
+            is_new=st.is_new,
+            play_builder=self.settings.play_builder,
+            null_form=self.settings.null_form,
+            event=ctx.event,
+            device_type=self.settings.device_type,
+            supported_interfaces=interfaces,
+        )
+
+    async def _call(self, ctx: _Turn, act: Action) -> str | None:
+        """Call the backend for ``act``. Returns ``"OK"``, a declared code, or None (failure)."""
+        res, st = ctx.result, ctx.state
+        request = self._request(ctx, act)
+        call = BackendCall(action=act.name, request=request)
+        res.calls.append(call)
+        if self.backend is None:
+            call.error = "no backend is configured"
+            return None
+        body = json.dumps(request, ensure_ascii=False).encode()
+        timeout = self.settings.timeout
+        started = time.perf_counter()
+        try:
+            reply = await asyncio.wait_for(
+                self.backend.call(act.name, body, timeout=timeout), timeout + 0.5
+            )
+        except TimeoutError:
+            reply = BackendReply(error=f"timeout after {timeout:g} s")
+        call.elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+        call.status = reply.status
+        if reply.body:
+            call.body = reply.body.decode("utf-8", "replace")
+        if reply.error is not None:
+            call.error = reply.error
+            return None
+        if reply.status is None or not 200 <= reply.status < 300:
+            call.error = f"HTTP status {reply.status}: a communication failure"
+            return None
+        try:
+            data = msgspec.json.decode(reply.body)
+        except msgspec.DecodeError as exc:
+            call.error = f"the body is not valid JSON ({exc})"
+            return None
+        call.response = data
+        if not isinstance(data, dict):
+            call.error = "the body is not a JSON object"
+            return None
+        if "resultCode" not in data:
+            call.error = "the response has no resultCode"
+            return None
+        code = data["resultCode"]
+        call.result_code = code if isinstance(code, str) else None
+        if not isinstance(code, str):
+            call.error = f"resultCode must be a string, got {json.dumps(code)}"
+            return None
+        directives = data.get("directives")
+        if directives is None:
+            directives = []
+        if not isinstance(directives, list):
+            call.error = "directives must be a list"
+            return None
+        declared = self.definition.action_parameters(act.name)
+        if code == "OK":
+            call.outcome = "ok"
+            self._merge_output(res, st, act.name, declared, data.get("output"))
+            for d in directives:
+                if isinstance(d, dict) and isinstance(d.get("type"), str):
+                    ctx.directives.append(d)
+                else:
+                    res.violations.append(f"{act.name}: a directive needs a 'type': {d!r}")
+            if "version" not in data:
+                res.warnings.append(f"{act.name}: the response has no version")
+            return "OK"
+        if code in self.definition.exception_codes(act.name):
+            call.outcome = "exception"
+            return code
+        call.error = (
+            "resultCode is empty"
+            if code == ""
+            else f"resultCode {code!r} is neither OK nor a declared exception code"
+        )
+        return None
+
+    def _merge_output(
+        self,
+        res: TurnResult,
+        st: DialogState,
+        action: str,
+        declared: Mapping[str, Parameter],
+        output: object,
+    ) -> None:
+        if output is None:
+            if declared:
+                res.violations.append(
+                    f"{action}: resultCode OK without output (it must echo every key: "
+                    f"{', '.join(declared)})"
+                )
+            return
+        if not isinstance(output, dict):
+            res.violations.append(f"{action}: output must be an object, got {type(output)}")
+            return
+        missing = [k for k in declared if k not in output]
+        if missing:
+            res.violations.append(f"{action}: output is missing keys: {', '.join(missing)}")
+        for key, value in output.items():
+            if key not in declared:
+                res.warnings.append(f"{action}: output key {key!r} is not a parameter; ignored")
+                continue
+            if value is not None and not isinstance(value, str):
+                res.warnings.append(
+                    f"{action}: output {key!r} is {type(value).__name__}, not a string; "
+                    "read as text"
+                )
+                value = to_output_value(value)
+            st.params[key] = value
+            if declared[key].kind != "utterance" or value is None:
+                st.param_types.pop(key, None)
+
+
+# =========================================================================== helpers
+
+
+def _fill(
+    st: DialogState,
+    params: Sequence[Parameter],
+    entities: Sequence[EntityMatch],
+    *,
+    slot_only: bool,
+    replace: bool,
+    same_type: bool = False,
+) -> bool:
+    """Fill utterance parameters from entities; True when any was filled or replaced.
+
+    Each entity fills at most one parameter. A mapping ``TYPE:ROLE`` takes an entity with
+    that type and role first, then one of that type whose role is the bare type.
+    ``slot_only`` also uses slot-filling-only mappings. ``same_type`` (exception wait) only
+    replaces a filled parameter with an entity of the type that filled it.
+    """
+    used: set[int] = set()
+    changed = False
+    for p in params:
+        mappings = [m for m in p.mappings if slot_only or not m.slot_filling_only]
+        pick: EntityMatch | None = None
+        for exact in (True, False):
+            for m in mappings:
+                for i, e in enumerate(entities):
+                    if i in used or e.type != m.type:
+                        continue
+                    if exact and e.role != m.role:
+                        continue
+                    if not exact and e.role not in (e.type, m.role):
+                        continue
+                    pick = e
+                    used.add(i)
+                    break
+                if pick:
+                    break
+            if pick:
+                break
+        if pick is None:
+            continue
+        current = st.params.get(p.name)
+        if current and not replace:
+            continue
+        if current and same_type and st.param_types.get(p.name, pick.type) != pick.type:
+            continue
+        st.params[p.name] = pick.value
+        st.param_types[p.name] = pick.type
+        changed = True
+    return changed
+
+
+def _uses_audio(defn: PlayDefinition) -> bool:
+    for act in defn.actions.values():
+        trig = act.trigger
+        if trig and trig.event and trig.event.startswith("AudioPlayer."):
+            return True
+        if trig and trig.intent in AUDIO_PLAYER_INTENTS:
+            return True
+        if act.response and any(
+            str(d.get("type", "")).startswith("AudioPlayer.") for d in act.response.directives
+        ):
+            return True
+    return bool(defn.settings.get("audio_player"))
+
+
+_EVENT_ACTIVITY = {
+    "AudioPlayer.PlaybackStarted": "PLAYING",
+    "AudioPlayer.PlaybackResumed": "PLAYING",
+    "AudioPlayer.PlaybackFinished": "FINISHED",
+    "AudioPlayer.PlaybackStopped": "STOPPED",
+    "AudioPlayer.PlaybackPaused": "PAUSED",
+    "AudioPlayer.PlaybackFailed": "STOPPED",
+}
+
+
+def _apply_event(audio: AudioPlayerState, event: Mapping[str, Any]) -> None:
+    activity = _EVENT_ACTIVITY.get(str(event.get("type")))
+    if activity is not None:
+        audio.player_activity = activity
+    token = event.get("token")
+    if isinstance(token, str):
+        audio.token = token
+    offset = event.get("offsetInMilliseconds")
+    if isinstance(offset, int) and not isinstance(offset, bool):
+        audio.offset_in_milliseconds = offset
+
+
+def _apply_directives(audio: AudioPlayerState, directives: Sequence[Mapping[str, Any]]) -> None:
+    for d in directives:
+        dtype = d.get("type")
+        if dtype == "AudioPlayer.Play":
+            item = d.get("audioItem")
+            stream = item.get("stream") if isinstance(item, dict) else None
+            stream = stream if isinstance(stream, dict) else {}
+            audio.player_activity = "PLAYING"
+            token = stream.get("token")
+            audio.token = token if isinstance(token, str) else audio.token
+            offset = stream.get("offsetInMilliseconds", 0)
+            audio.offset_in_milliseconds = offset if isinstance(offset, int) else 0
+        elif dtype == "AudioPlayer.Stop":
+            audio.player_activity = "STOPPED"
+        elif dtype == "AudioPlayer.Pause":
+            audio.player_activity = "PAUSED"

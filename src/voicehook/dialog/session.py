@@ -1,0 +1,124 @@
+"""The dialog engine's session state: one serialisable value per conversation.
+
+The engine is stateless. Everything it remembers between two turns lives in a
+:class:`DialogState`, a msgspec Struct that encodes to JSON or msgpack. A server can keep it in
+the state store and serve the next turn from any process::
+
+    state = engine.new_state()
+    result = await engine.turn(state, UserText("서울 날씨 알려줘"))
+    blob = encode_state(result.state)          # store it
+    state = decode_state(blob)                 # later, anywhere
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeAlias
+
+import msgspec
+
+__all__ = [
+    "AudioPlayerState",
+    "DialogState",
+    "ExceptionWait",
+    "ListenWait",
+    "SlotWait",
+    "Waiting",
+    "decode_state",
+    "encode_state",
+]
+
+
+class AudioPlayerState(msgspec.Struct, rename="camel"):
+    """The simulated device's AudioPlayer, as sent in ``context.supportedInterfaces``."""
+
+    player_activity: str = "IDLE"
+    token: str | None = None
+    offset_in_milliseconds: int = 0
+
+    def as_context(self) -> dict[str, object]:
+        """The ``supportedInterfaces.AudioPlayer`` object of a request."""
+        out: dict[str, object] = {"playerActivity": self.player_activity}
+        if self.token is not None:
+            out["token"] = self.token
+        out["offsetInMilliseconds"] = self.offset_in_milliseconds
+        return out
+
+
+class SlotWait(msgspec.Struct, tag="slot", frozen=True):
+    """Slot filling: ``param`` of ``action`` is missing; ``spoken`` prompts were asked."""
+
+    action: str
+    param: str
+    spoken: int = 1
+
+
+class ExceptionWait(msgspec.Struct, tag="exception", frozen=True):
+    """Exception wait: ``action`` answered ``code``; ``spoken`` exception prompts were said."""
+
+    action: str
+    code: str
+    spoken: int = 1
+
+
+class ListenWait(msgspec.Struct, tag="listen", frozen=True):
+    """Multi-turn listen: the next utterance is matched against ``action``'s branches.
+
+    ``reprompts`` counts the reprompts spoken since the wait prompt.
+    """
+
+    action: str
+    reprompts: int = 0
+
+
+Waiting: TypeAlias = SlotWait | ExceptionWait | ListenWait
+
+
+class DialogState(msgspec.Struct, kw_only=True):
+    """Everything the engine keeps between turns.
+
+    - ``active``: a play session is open (the device listens for the next utterance).
+    - ``session_id`` / ``is_new``: sent in ``context.session``; ``is_new`` is true during the
+      first turn of a session only.
+    - ``params``: known parameter values by name (utterance, backend and configurable);
+      ``param_types``: the entity type that filled each utterance parameter.
+    - ``waiting``: a slot-filling, exception-wait or multi-turn state, or None.
+    - ``fallback_spoken``: position in the fallback prompt stack (consecutive fallbacks).
+    - ``failures``: consecutive turns that failed (fallback, unfilled slot, no branch, ...).
+    - ``audio``: the simulated AudioPlayer; it outlives sessions, like the device.
+    - ``last_prompt`` / ``last_prompt_type`` / ``last_directives``: the last response.
+    - ``turns`` / ``sessions``: counters (turn numbers, reproducible session ids).
+    """
+
+    active: bool = False
+    session_id: str = ""
+    is_new: bool = False
+    params: dict[str, str | None] = msgspec.field(default_factory=dict)
+    param_types: dict[str, str] = msgspec.field(default_factory=dict)
+    waiting: Waiting | None = None
+    fallback_spoken: int = 0
+    failures: int = 0
+    audio: AudioPlayerState = msgspec.field(default_factory=AudioPlayerState)
+    last_prompt: str | None = None
+    last_prompt_type: Literal["wait", "end"] | None = None
+    last_directives: list[dict[str, object]] = msgspec.field(default_factory=list)
+    turns: int = 0
+    sessions: int = 0
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(DialogState)
+
+
+def encode_state(state: DialogState) -> bytes:
+    """The state as JSON bytes."""
+    return _encoder.encode(state)
+
+
+def decode_state(data: bytes | str) -> DialogState:
+    """A state from :func:`encode_state`'s JSON. Raises msgspec errors on bad input."""
+    return _decoder.decode(data)
+
+
+def copy_state(state: DialogState) -> DialogState:
+    """A deep copy (the engine never changes the state it was given)."""
+    return _decoder.decode(_encoder.encode(state))
