@@ -177,6 +177,13 @@ def test_expect_types_filters_other_entities(weather: Nlu) -> None:
     assert [e.type for e in weather.parse("내일 부산").entities] == ["BID_DT_DAY", "LOCATION"]
 
 
+def test_weekday_alone_and_bare_il(weather: Nlu) -> None:
+    result = weather.parse("금요일", expect_types=["BID_DT_WDAY"])
+    assert [(e.type, e.value) for e in result.entities] == [("BID_DT_WDAY", "FRI")]
+    # A bare 일 is not a day of the month (it could be 1, 일 "work", or 일요일 cut short).
+    assert weather.parse("일", expect_types=["BID_DT_MDAY"]).entities == []
+
+
 def test_fallback_for_unrelated_utterances(weather: Nlu) -> None:
     result = weather.parse("노래 불러줘")
     assert result.intent is None
@@ -445,8 +452,10 @@ THRESHOLDS = {"kiwi": (0.97, 0.99), "simple": (0.97, 0.99)}
 
 
 @pytest.mark.parametrize("name", ["kiwi", "simple"])
-def test_accuracy_on_example_plays(bench: ModuleType, name: str, kiwi: KiwiTokenizer) -> None:
-    tok: Tokenizer = kiwi if name == "kiwi" else SimpleTokenizer()
+def test_accuracy_on_example_plays(
+    bench: ModuleType, name: str, request: pytest.FixtureRequest
+) -> None:
+    tok: Tokenizer = request.getfixturevalue("kiwi") if name == "kiwi" else SimpleTokenizer()
     plays = [ROOT / "examples" / p for p in bench.PLAYS]
     scores, total = bench.run(plays, tok)
     assert total.total >= 100
