@@ -28,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     # A bare play.yaml has no handlers yet: only a Python target is checked for them.
     problems = [] if args.play.endswith((".yaml", ".yml")) else play.problems()
+    from voicehook.dialog.validate import check_prompts
+
+    problems += check_prompts(play.definition)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
