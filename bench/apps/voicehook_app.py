@@ -1,18 +1,12 @@
 """The weather action written with voicehook.
 
-`app` is the plain version. `upstream_app` calls the fake upstream.
-TODO(core): the upstream version uses aiohttp directly for now. Switch it to the upstream
-client that voicehook provides once that API is final (in progress: `req.app.http.get_json`).
-Startup and shutdown hooks get the app context as their only argument.
+`app` is the plain version. `upstream_app` calls the fake upstream with the upstream client
+that voicehook provides (`req.app.http`, aiohttp underneath, opened in the lifespan).
 """
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote
-
-import aiohttp
-import orjson
 
 from bench.common import upstream_base, weather_for
 from voicehook import ActionRequest, Play
@@ -39,28 +33,15 @@ app = create_app(play)
 
 
 upstream_play = Play("weather-upstream")
-_sessions: list[aiohttp.ClientSession] = []
 _weather_url = upstream_base() + "/weather"
-
-
-@upstream_play.on_startup
-async def _open_session(app: Any) -> None:
-    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
-    _sessions.append(aiohttp.ClientSession(connector=connector))
-
-
-@upstream_play.on_shutdown
-async def _close_session(app: Any) -> None:
-    while _sessions:
-        await _sessions.pop().close()
 
 
 @upstream_play.action("answer.weather", utterance=UTTERANCE, backend=BACKEND)
 async def weather_upstream(req: ActionRequest) -> dict[str, str]:
+    assert req.app is not None and req.app.http is not None
     loc = req.params["location"]
     url = _weather_url if loc is None else _weather_url + "?location=" + quote(loc)
-    async with _sessions[0].get(url) as resp:
-        data = orjson.loads(await resp.read())
+    data = await req.app.http.get_json(url)
     return {"weather": data["weather"], "temperature": data["temperature"]}
 
 
