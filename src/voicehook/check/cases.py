@@ -4,8 +4,9 @@ Each action with the backend on gets a list of :class:`RequestCase`. The list st
 cases that cover the most ground (both request shapes, both null forms, every utterance
 parameter present and absent, unknown extra fields, a later turn, the device event), then adds
 the remaining present/absent combinations of the optional utterance parameters. ``max_requests``
-cuts the list; the order makes any prefix of four or more cases cover every parameter both
-present and absent.
+cuts the list; the order makes any prefix of five or more cases send every utterance
+parameter with a value and without one (optional ones both left out and as
+``{type: null, value: null}``), and backend parameters in both null forms.
 """
 
 from __future__ import annotations
@@ -103,9 +104,11 @@ class _ActionPlan:
         yield _Variant("device", required, null_form=True)
         if required:
             yield _Variant(builder, every - required, null_form=False)
+        yield _Variant(builder, required, null_form=False, empty_interfaces=True)
         yield _Variant("device", every, null_form=False, extras=True)
         yield _Variant("device", every, null_form=False, later=True)
-        yield _Variant(builder, required, null_form=True, empty_interfaces=True)
+        if required:
+            yield _Variant("device", every - required, null_form=True)
         for i, present in enumerate(self._combinations()):
             shape: Shape = "device" if self.event or i % 2 == 0 else "play_builder"
             yield _Variant(shape, present, null_form=(i // 2) % 2 == 1)

@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
                 slow_ms=args.slow_ms,
                 max_requests=args.max_requests,
                 prefix=args.prefix,
-                actions=names,
+                actions=args.actions,
                 concurrency=args.concurrency,
             )
         )
