@@ -1,0 +1,68 @@
+"""``voicehook test TRANSCRIPTS.yaml``: run scripted conversations and check expectations.
+
+Exits 0 when every conversation passed, 1 when one failed (with a diff of expected and got),
+and 2 when a file or the play cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import Any
+
+from voicehook.cli.loading import TargetError
+from voicehook.cli.simulate import Style, format_turn
+from voicehook.play import DefinitionError
+from voicehook.testing import shared_tokenizer
+from voicehook.testing.transcripts import TranscriptError, arun_transcripts
+
+
+def add_parser(sub: Any, name: str, help_text: str) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+    p.add_argument("transcripts", nargs="+", help="transcript YAML files")
+    p.add_argument(
+        "--backend",
+        metavar="URL",
+        help="run against this Backend proxy URL instead of the play's handlers",
+    )
+    p.add_argument("--api-key", help="send Authorization: token KEY")
+    p.add_argument("-v", "--verbose", action="store_true", help="print every turn")
+    p.add_argument("--seed", type=int, help="seed for random prompt choice")
+
+
+def run(args: argparse.Namespace) -> int:
+    style = Style(sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+    overrides: dict[str, Any] = {}
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    worst = 0
+    for path in args.transcripts:
+        try:
+            report = asyncio.run(
+                arun_transcripts(
+                    path,
+                    args.backend,
+                    settings=overrides,
+                    api_key=args.api_key,
+                    tokenizer=shared_tokenizer(),
+                )
+            )
+        except (TranscriptError, TargetError, DefinitionError, ValueError) as exc:
+            print(f"voicehook test: {exc}", file=sys.stderr)
+            worst = 2
+            continue
+        for conv in report.conversations:
+            mark = style.green("PASS") if conv.passed else style.red("FAIL")
+            print(f"{mark} {conv.name} ({len(conv.turns)} turns)")
+            if args.verbose:
+                for i, turn in enumerate(conv.turns, 1):
+                    said = turn.text if turn.kind == "user" else turn.kind
+                    print(f"  turn {i}: {said}")
+                    print(format_turn(turn, style=style))
+        if not report.passed:
+            print(style.red(report.describe_failures()))
+            worst = max(worst, 1)
+        print(report.summary())
+    return worst
