@@ -219,6 +219,7 @@ class CheckReport:
             lines.append(f"GET  {h.url}  {status} ({h.ms:.0f} ms)  {mark}")
             for f in h.findings:
                 lines.append(f"  {f.severity.upper()} {f.kind}: {f.message}")
+        advised: set[str] = set()
         for a in self.actions:
             findings = a.findings
             nv = sum(f.severity == "violation" for f in findings)
@@ -230,8 +231,11 @@ class CheckReport:
             for g in a.groups():
                 lines.append(f"  {g.severity.upper()} {g.kind}: {g.message}")
                 lines.append(f"    rule: {g.rule}")
-                if g.advice:
+                if g.advice and g.kind not in advised:
                     lines.append(f"    fix: {g.advice}")
+                    advised.add(g.kind)
+                elif g.advice:
+                    lines.append("    fix: see above")
                 lines.append(f"    in {len(g.requests)} of {len(a.results)} request(s):")
                 for number, desc in list(zip(g.requests, g.descriptions, strict=True))[:examples]:
                     lines.append(f"      #{number} {desc}")

@@ -141,6 +141,8 @@ def check_status(case: RequestCase, status: int, body: bytes) -> list[Finding]:
             if not case.sends_authorization
             else "The backend rejected 'Authorization: token KEY'. Check the key."
         )
+    elif 300 <= status < 400:
+        advice = "Answer the action URL directly; do not redirect (HTTP to HTTPS included)."
     elif status == 404:
         advice = f"Serve POST {{Web URL}}/{case.action} (the URL ends with the action name)."
     elif status >= 500:

@@ -55,12 +55,14 @@ async def check_backend(
     prefix: str = "",
     actions: Iterable[str] | None = None,
     concurrency: int = 4,
+    insecure: bool = False,
 ) -> CheckReport:
     """Drive the backend proxy at ``base_url`` (the Web URL) with generated requests.
 
     Every action of the play with the backend on gets up to ``max_requests`` requests (see
     :func:`voicehook.check.plan_requests`). Raises :class:`BackendUnreachable` when the
-    first health request cannot connect, and ValueError for bad arguments.
+    first health request cannot connect, and ValueError for bad arguments. ``insecure``
+    skips TLS certificate checks (self-signed certificates on a test server).
     """
     defn = definition.definition if isinstance(definition, Play) else definition
     if timeout <= 0:
@@ -82,9 +84,10 @@ async def check_backend(
         "slow_ms": slow_ms,
         "max_requests": max_requests,
         "api_key": api_key is not None,
+        "insecure": insecure,
     }
     client_timeout = aiohttp.ClientTimeout(total=timeout)
-    connector = aiohttp.TCPConnector(limit=concurrency)
+    connector = aiohttp.TCPConnector(limit=concurrency, ssl=not insecure)
     limit = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession(
         timeout=client_timeout,
@@ -125,9 +128,16 @@ async def check_backend(
 async def _health(session: aiohttp.ClientSession, url: str, *, first: bool) -> HealthResult:
     started = time.perf_counter()
     try:
-        async with session.get(url) as resp:
+        async with session.get(url, allow_redirects=False) as resp:
             await resp.read()
             status = resp.status
+    except aiohttp.ClientConnectorCertificateError as exc:
+        if first:
+            raise BackendUnreachable(
+                f"{url}: the TLS certificate is not trusted ({exc}); use --insecure "
+                "(insecure=True) for a self-signed test server"
+            ) from exc
+        return _health_failure(url, started, f"TLS certificate not trusted: {exc}")
     except aiohttp.ClientConnectorError as exc:
         if first:
             raise BackendUnreachable(f"cannot connect to {url}: {exc}") from exc
@@ -166,7 +176,9 @@ async def _send(
     payload = msgspec.json.encode(case.body)
     started = time.perf_counter()
     try:
-        async with session.post(url, data=payload, headers=case.headers) as resp:
+        async with session.post(
+            url, data=payload, headers=case.headers, allow_redirects=False
+        ) as resp:
             body = await resp.read()
             status = resp.status
     except TimeoutError:

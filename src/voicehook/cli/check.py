@@ -72,6 +72,11 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
         "--concurrency", type=int, default=4, help="requests in flight at once (default 4)"
     )
     p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not verify the backend's TLS certificate (self-signed test servers)",
+    )
+    p.add_argument(
         "--dry-run",
         action="store_true",
         help="print the planned requests as JSON and send nothing",
@@ -136,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
                 prefix=args.prefix,
                 actions=args.actions,
                 concurrency=args.concurrency,
+                insecure=args.insecure,
             )
         )
     except BackendUnreachable as exc:
