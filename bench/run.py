@@ -127,6 +127,7 @@ class Summary:
     p99_ms: float
     rss_mb: float
     cpu_us_per_req: float
+    core_pct: float
     errors: int
     rounds_rps: list[float] = field(default_factory=list)
 
@@ -369,6 +370,7 @@ def summarize(runs: list[Run]) -> Summary:
         p99_ms=statistics.median(r.p99_ms for r in runs),
         rss_mb=max(r.rss_mb for r in runs),
         cpu_us_per_req=statistics.median(r.cpu_us_per_req for r in runs),
+        core_pct=statistics.median(r.rps * r.cpu_us_per_req / 1e4 for r in runs),
         errors=sum(r.non2xx + r.socket_errors for r in runs),
         rounds_rps=[round(r.rps) for r in runs],
     )
@@ -379,7 +381,7 @@ def print_table(scenario: str, conns: int, summaries: dict[str, Summary]) -> lis
     print(f"\n== scenario {scenario}, {conns} connections (medians) ==")
     head = (
         f"{'target':<10} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7} "
-        f"{'CPU us/req':>10} {'errors':>6}  rounds req/s"
+        f"{'CPU us/req':>10} {'core %':>6} {'errors':>6}  rounds req/s"
     )
     print(head)
     print("-" * len(head))
@@ -387,13 +389,18 @@ def print_table(scenario: str, conns: int, summaries: dict[str, Summary]) -> lis
         flag = "  <- ERRORS" if s.errors else ""
         print(
             f"{s.target:<10} {s.rps:>9,.0f} {s.p50_ms:>7.2f} {s.p99_ms:>7.2f} {s.rss_mb:>7.1f} "
-            f"{s.cpu_us_per_req:>10.1f} {s.errors:>6}  {s.rounds_rps}{flag}"
+            f"{s.cpu_us_per_req:>10.1f} {s.core_pct:>6.0f} {s.errors:>6}  {s.rounds_rps}{flag}"
         )
+    if any(s.core_pct < 80 for s in summaries.values()) and scenario == "plain":
+        print("note: core % < 80 means the server did not get its core; the machine is busy")
     failed = []
     vh = summaries.get("voicehook")
     for other in ("ceiling", "fastapi"):
         if vh and other in summaries and summaries[other].rps:
             print(f"voicehook / {other}: {vh.rps / summaries[other].rps:.3f} (req/s)")
+    if vh and "ceiling" in summaries and vh.cpu_us_per_req:
+        cpu_ratio = summaries["ceiling"].cpu_us_per_req / vh.cpu_us_per_req
+        print(f"ceiling CPU/req / voicehook CPU/req: {cpu_ratio:.3f} (less noisy cross-check)")
     if vh and "ceiling" in summaries:
         ratio = vh.rps / summaries["ceiling"].rps
         if scenario == "plain":
@@ -529,6 +536,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.server_cpu is None:
         log("WARNING: not pinning cores; numbers will be noisier")
+    load1 = os.getloadavg()[0]
+    if load1 > 0.5:
+        log(f"NOTE: load average is {load1:.2f}; other work shares the cores. Trust ratios only.")
     scenarios = ["plain", "upstream"] if args.scenario == "all" else [args.scenario]
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
