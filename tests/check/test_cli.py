@@ -140,9 +140,9 @@ def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]
 
 
 def test_unreachable_backend_exits_2_in_a_subprocess() -> None:
-    exe = Path(sys.executable).with_name("voicehook")
+    command = [sys.executable, "-c", "from voicehook.cli import entry; entry()"]
     proc = subprocess.run(
-        [str(exe), "check", PLAY, "--backend", closed_port_url(), "--max-requests", "1"],
+        [*command, "check", PLAY, "--backend", closed_port_url(), "--max-requests", "1"],
         capture_output=True,
         text=True,
         timeout=60,
