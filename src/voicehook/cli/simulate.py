@@ -112,7 +112,7 @@ def format_turn(result: TurnResult, *, verbose: bool = False, style: Style | Non
         lines.append(f"  event   {result.event.get('type')}")
     else:
         ents = ", ".join(f"{e.role}={e.value}" for e in result.entities)
-        intent = result.intent or "(none: fallback)"
+        intent = result.intent or "(none)"
         nlu = f"  intent  {intent} ({result.score:.2f})"
         lines.append(nlu + (f"  entities {ents}" if ents else ""))
     if result.actions:
