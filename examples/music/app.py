@@ -12,6 +12,7 @@ Actions:
 - ``music.play``: start a playlist from its first track (``AudioPlayer.Play``).
 - ``music.pause``: ``AudioPlayer.Pause``.
 - ``music.resume``: continue the paused track from its offset (``AudioPlayer.Play``).
+- ``music.continue``: "틀어줘" (``NUGU.INTENT.play``), the same as ``music.resume``.
 - ``music.stop``: ``AudioPlayer.Stop``.
 - ``music.next``: the next track of the current playlist.
 - ``music.finished``: the event ``AudioPlayer.PlaybackFinished``; the next track, or
@@ -180,6 +181,7 @@ async def pause(req: ActionRequest) -> Reply:
     return Reply(directives=[directives.pause()])
 
 
+@play.action("music.continue")  # NUGU.INTENT.play ("틀어줘"): the same rules as resume
 @play.action("music.resume")
 async def resume(req: ActionRequest) -> Reply:
     """Continue where the user paused.

@@ -63,6 +63,7 @@ def test_every_backend_action_has_a_handler(music: Play) -> None:
         "music.play",
         "music.pause",
         "music.resume",
+        "music.continue",
         "music.stop",
         "music.next",
         "music.finished",
@@ -154,10 +155,9 @@ async def test_stop(client: NuguTestClient) -> None:
 # -- music.resume -------------------------------------------------------------------------
 
 
-async def test_resume_paused_continues_from_the_offset(client: NuguTestClient) -> None:
-    answer = await client.call(
-        "music.resume", {}, supported_interfaces=player("PAUSED", "calm:1", 93500)
-    )
+@pytest.mark.parametrize("action", ["music.resume", "music.continue"])
+async def test_resume_paused_continues_from_the_offset(client: NuguTestClient, action: str) -> None:
+    answer = await client.call(action, {}, supported_interfaces=player("PAUSED", "calm:1", 93500))
     s = stream(only(answer))
     assert (s["token"], s["offsetInMilliseconds"], s["url"]) == (
         "calm:1",
@@ -176,13 +176,12 @@ async def test_resume_stopped_continues_from_the_offset(client: NuguTestClient) 
     assert (s["token"], s["offsetInMilliseconds"]) == ("classic:1", 1200)
 
 
+@pytest.mark.parametrize("action", ["music.resume", "music.continue"])
 @pytest.mark.parametrize("activity", ["PLAYING", "BUFFER_UNDERRUN"])
 async def test_resume_while_playing_is_already_playing(
-    client: NuguTestClient, activity: str
+    client: NuguTestClient, action: str, activity: str
 ) -> None:
-    answer = await client.call(
-        "music.resume", {}, supported_interfaces=player(activity, "calm:0", 3000)
-    )
+    answer = await client.call(action, {}, supported_interfaces=player(activity, "calm:0", 3000))
     assert answer.result_code == "ALREADY_PLAYING"
     assert answer.directives == []
     assert answer.output == {"title": None}
