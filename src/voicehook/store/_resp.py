@@ -163,6 +163,7 @@ class _Connection(asyncio.Protocol):
         self.pending: collections.deque[asyncio.Future[Any]] = collections.deque()
         self.sent_at: collections.deque[float] = collections.deque()
         self.buf = bytearray()
+        self.outgoing: list[bytes] = []
         self.closed = False
         self.error: str = ""
 
@@ -221,11 +222,24 @@ class _Connection(asyncio.Protocol):
     def request(self, payload: bytes, now: float) -> asyncio.Future[Any]:
         if self.closed or self.transport is None or self.transport.is_closing():
             raise RespConnectionError(self.error or f"connection to Redis at {self.name} closed")
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.transport.write(payload)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        # Commands issued in the same event-loop step go out in one write (one syscall).
+        if not self.outgoing:
+            loop.call_soon(self.flush)
+        self.outgoing.append(payload)
         self.pending.append(fut)
         self.sent_at.append(now)
         return fut
+
+    def flush(self) -> None:
+        out = self.outgoing
+        if not out:
+            return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
 
 
 class RespClient:
