@@ -586,9 +586,17 @@ async def test_wait_with_directives_allowed_by_setting(talk_factory: Any, script
 
 
 async def test_event_without_an_action_does_nothing(talk_factory: Any) -> None:
-    r = await talk_factory().event("PlaybackStarted", token="x")
-    assert r.calls == [] and r.prompt is None
+    talk = talk_factory()
+    r = await talk.event("PlaybackStarted", token="x")
+    assert r.calls == [] and r.prompt is None and not r.session_ended
     assert r.state.audio.player_activity == "PLAYING" and r.state.audio.token == "x"
+    assert r.state.sessions == 0 and not r.state.active
+    assert any("no action has the trigger event" in w for w in r.warnings)
+    # It does not disturb an open session either.
+    await talk.say("날씨 알려줘")
+    r2 = await talk.event("PlaybackPaused")
+    assert r2.state.waiting == SlotWait("answer.weather", "location", 1)
+    assert r2.state.audio.player_activity == "PAUSED"
 
 
 async def test_npk_player_activity_in_branch_conditions(talk_factory: Any) -> None:

@@ -346,6 +346,14 @@ class DialogEngine:
         kind: Literal["user", "event"] = "event" if isinstance(user_input, DeviceEvent) else "user"
         result = TurnResult(turn=st.turns, kind=kind, state=st)
         ctx = _Turn(state=st, result=result, rng=rng)
+        if isinstance(user_input, DeviceEvent) and user_input.full_type not in self._by_event:
+            # No action listens to this event: only the device changes; no session opens.
+            result.event = self._event_body(st, user_input)
+            _apply_event(st.audio, result.event)
+            result.warnings.append(
+                f"no action has the trigger event {user_input.full_type}; nothing happens"
+            )
+            return result
         if not st.active:
             self._open_session(ctx)
         if isinstance(user_input, DeviceEvent):
@@ -507,8 +515,8 @@ class DialogEngine:
             ctx.prefix = self._render(ctx, ctx.rng.choice(self.definition.welcome))
         await self._start_action(ctx, name, entities)
 
-    async def _on_event(self, ctx: _Turn, ev: DeviceEvent) -> None:
-        st, res = ctx.state, ctx.result
+    @staticmethod
+    def _event_body(st: DialogState, ev: DeviceEvent) -> dict[str, Any]:
         etype = ev.full_type
         event: dict[str, Any] = {"type": etype}
         if etype.startswith("AudioPlayer."):
@@ -517,18 +525,16 @@ class DialogEngine:
         event.update(ev.fields)
         if event.get("token") is None:
             event.pop("token", None)
+        return event
+
+    async def _on_event(self, ctx: _Turn, ev: DeviceEvent) -> None:
+        st, res = ctx.state, ctx.result
+        event = self._event_body(st, ev)
         res.event = event
         _apply_event(st.audio, event)
-        name = self._by_event.get(etype)
-        if name is None:
-            res.warnings.append(f"no action has the trigger event {etype}; nothing happens")
-            if st.is_new:  # the event opened no conversation
-                self._end(ctx)
-                res.session_ended = False
-            return
         ctx.event = event
-        await self._walk(ctx, name)
-        if ctx.result.prompt is None and st.active and st.waiting is None:
+        await self._walk(ctx, self._by_event[ev.full_type])
+        if res.prompt is None and st.active and st.waiting is None:
             self._end(ctx)
 
     # ------------------------------------------------------------------ built-in actions
