@@ -173,3 +173,11 @@ def test_corrupt_data_raises_codec_error(data: bytes) -> None:
 def test_uuid_and_bytes_keep_their_type() -> None:
     u = uuid.uuid4()
     assert decode(encode([u, b"\x00\x01"])) == [u, b"\x00\x01"]
+
+
+def test_time_with_sub_second_utc_offset_round_trips() -> None:
+    # Found by hypothesis: time.fromisoformat (3.11) drops the offset's microseconds.
+    for micro in (1, -1, 999_999):
+        tz = dt.timezone(dt.timedelta(microseconds=micro))
+        assert decode(encode(dt.time(0, 0, tzinfo=tz))).utcoffset() == tz.utcoffset(None)
+        assert decode(encode(dt.datetime(2024, 1, 1, tzinfo=tz))).utcoffset() == tz.utcoffset(None)

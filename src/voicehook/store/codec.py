@@ -25,9 +25,10 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import math
+import re
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -136,6 +137,20 @@ def _extra_to_json_safe(value: Any) -> Any:
     )
 
 
+_TINY_OFFSET = re.compile(r"([+-])00:00:00\.(\d{1,6})\Z")
+_T = TypeVar("_T", _dt.datetime, _dt.time)
+
+
+def _tiny_offset(value: _T, text: str) -> _T:
+    # CPython reads a UTC offset below one second ("+00:00:00.000001") as UTC. Put the
+    # real offset back.
+    m = _TINY_OFFSET.search(text)
+    if m is None:
+        return value
+    micro = int(m.group(2).ljust(6, "0")) * (-1 if m.group(1) == "-" else 1)
+    return value.replace(tzinfo=_dt.timezone(_dt.timedelta(microseconds=micro)))
+
+
 def _tag_to_value(tag: str, arg: Any) -> Any:
     if tag == "$tuple":
         if type(arg) is not list:
@@ -151,13 +166,13 @@ def _tag_to_value(tag: str, arg: Any) -> Any:
         raise CodecError(f"invalid stored value for tag {tag!r}: {arg!r} (expected a string)")
     try:
         if tag == "$dt":
-            return _dt.datetime.fromisoformat(arg)
+            return _tiny_offset(_dt.datetime.fromisoformat(arg), arg)
         if tag == "$dec":
             return Decimal(arg)
         if tag == "$date":
             return _dt.date.fromisoformat(arg)
         if tag == "$time":
-            return _dt.time.fromisoformat(arg)
+            return _tiny_offset(_dt.time.fromisoformat(arg), arg)
         if tag == "$uuid":
             return uuid.UUID(arg)
         if tag == "$bytes":
