@@ -341,12 +341,17 @@ def make_backend(
     transcript: Transcript, url: str | None, *, timeout: float, api_key: str | None = None
 ) -> tuple[Backend, PlayDefinition]:
     """The backend and play definition a transcript runs against."""
-    url = url or transcript.backend
-    if url:
-        return HttpBackend(url, timeout=timeout, api_key=api_key), load_definition(transcript.play)
     from voicehook.cli.loading import load_play
 
-    play = load_play(str(transcript.play))
+    url = url or transcript.backend
+    target = transcript.play
+    if url:
+        if target.is_dir() or target.suffix in (".yaml", ".yml"):
+            definition = load_definition(target)
+        else:  # app.py or module:attribute: only its definition is used
+            definition = load_play(str(target)).definition
+        return HttpBackend(url, timeout=timeout, api_key=api_key), definition
+    play = load_play(str(target))
     return InProcessBackend(play), play.definition
 
 
