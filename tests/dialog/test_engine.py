@@ -180,6 +180,12 @@ async def test_welcome_continuation_is_joined_with_the_first_response(talk_facto
     assert r2.prompt == "좋아요."
 
 
+async def test_welcome_continuation_joins_a_slot_prompt_too(talk_factory: Any) -> None:
+    talk = talk_factory(welcome_type="continuation")
+    r = await talk.say("테스트 날씨에서 날씨 알려줘")
+    assert r.prompt == "어서 오세요, 테스트 날씨예요. 지역을 말씀해 주세요."
+
+
 async def test_welcome_wait_type_is_not_prefixed(talk_factory: Any) -> None:
     r = await talk_factory().say("테스트 날씨에서 기분 어때")
     assert r.prompt == "좋아요."

@@ -412,8 +412,8 @@ class DialogEngine:
     def _speak(
         self, ctx: _Turn, text: str, ptype: Literal["wait", "end"], source: PromptSource
     ) -> None:
-        if ctx.prefix is not None:
-            text = f"{ctx.prefix} {text}" if text else ctx.prefix
+        if ctx.prefix is not None:  # a continuation prompt is said only before another one
+            text = f"{ctx.prefix} {text}" if text else text
             ctx.prefix = None
         res = ctx.result
         res.prompt, res.prompt_type, res.prompt_source = text, ptype, source
