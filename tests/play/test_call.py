@@ -351,3 +351,49 @@ def test_play_error_rejects_ok_and_empty() -> None:
         PlayError("OK")
     with pytest.raises(ValueError):
         PlayError("")
+
+
+async def test_a_handlers_own_timeout_error_is_a_failure_not_the_deadline() -> None:
+    play = make_play(deadline=5)
+
+    @play.action("answer.weather")
+    async def handler(req: ActionRequest) -> None:
+        raise TimeoutError("the database timed out")
+
+    result = await play.call(request(play))
+    assert result.result_code == "BACKEND_ERROR"
+
+
+async def test_a_handler_that_swallows_the_cancel_still_times_out() -> None:
+    play = make_play(deadline=0.05)
+
+    @play.action("answer.weather")
+    async def handler(req: ActionRequest) -> dict[str, str]:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            pass
+        return {"weather": "늦음"}
+
+    result = await play.call(request(play))
+    assert result.result_code == "BACKEND_TIMEOUT"
+    # The task is usable afterwards: our cancel() was withdrawn.
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+    await asyncio.sleep(0)
+
+
+async def test_an_outside_cancel_is_not_turned_into_a_timeout() -> None:
+    play = make_play(deadline=5)
+    started = asyncio.Event()
+
+    @play.action("answer.weather")
+    async def handler(req: ActionRequest) -> None:
+        started.set()
+        await asyncio.sleep(10)
+
+    task = asyncio.create_task(play.call(request(play)))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

@@ -140,7 +140,7 @@ class NuguEndpoint:
             device=context.device if context is not None else None,
             event=_event(event) if event else None,
             audio_player=interfaces.audio_player if interfaces is not None else None,
-            interfaces=_interfaces(interfaces) if interfaces is not None else None,
+            interfaces=interfaces,
             profile=req.profile.private_play if req.profile is not None else None,
             version=version,
             raw=body,
@@ -175,15 +175,4 @@ def _scalar_text(value: Any) -> Any:
 
 def _event(data: dict[str, Any]) -> Event:
     etype = data.get("type")
-    return Event(type=etype if isinstance(etype, str) else None, fields=data)
-
-
-def _interfaces(si: wire.SupportedInterfaces) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if si.audio_player is not None:
-        out["AudioPlayer"] = si.audio_player
-    if si.display is not None:
-        out["Display"] = si.display
-    if si.extension is not None:
-        out["Extension"] = si.extension
-    return out
+    return Event(etype if type(etype) is str else None, data)

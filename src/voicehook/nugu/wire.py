@@ -18,21 +18,21 @@ from typing import Any
 import msgspec
 
 
-class Parameter(msgspec.Struct, omit_defaults=True):
+class Parameter(msgspec.Struct, omit_defaults=True, gc=False):
     """``action.parameters[KEY]``: ``{type, value}``."""
 
     type: str | None = None
     value: Any = None
 
 
-class Action(msgspec.Struct, rename="camel"):
+class Action(msgspec.Struct, rename="camel", gc=False):
     """``action``."""
 
     action_name: str | None = None
     parameters: dict[str, Parameter | None] | None = None
 
 
-class Session(msgspec.Struct, rename="camel"):
+class Session(msgspec.Struct, rename="camel", gc=False):
     """``context.session``."""
 
     id: str = ""
@@ -41,14 +41,14 @@ class Session(msgspec.Struct, rename="camel"):
     is_play_builder_request: bool = False
 
 
-class Device(msgspec.Struct, rename="camel"):
+class Device(msgspec.Struct, rename="camel", gc=False):
     """``context.device``."""
 
     type: str = ""
     state: dict[str, Any] | None = None
 
 
-class AudioPlayerContext(msgspec.Struct, rename="camel"):
+class AudioPlayerContext(msgspec.Struct, rename="camel", gc=False):
     """``context.supportedInterfaces.AudioPlayer``."""
 
     player_activity: str = "IDLE"
@@ -56,7 +56,7 @@ class AudioPlayerContext(msgspec.Struct, rename="camel"):
     offset_in_milliseconds: int = 0
 
 
-class SupportedInterfaces(msgspec.Struct, rename="pascal"):
+class SupportedInterfaces(msgspec.Struct, rename="pascal", gc=False):
     """``context.supportedInterfaces``: the interfaces the play enabled."""
 
     audio_player: AudioPlayerContext | None = None
@@ -64,7 +64,7 @@ class SupportedInterfaces(msgspec.Struct, rename="pascal"):
     extension: dict[str, Any] | None = None
 
 
-class Context(msgspec.Struct, rename="camel"):
+class Context(msgspec.Struct, rename="camel", gc=False):
     """``context``."""
 
     session: Session | None = None
@@ -72,7 +72,7 @@ class Context(msgspec.Struct, rename="camel"):
     supported_interfaces: SupportedInterfaces | None = None
 
 
-class EnrolledUser(msgspec.Struct, rename="camel"):
+class EnrolledUser(msgspec.Struct, rename="camel", gc=False):
     """``profile.privatePlay.enrolledUser``."""
 
     name: str | None = None
@@ -83,7 +83,7 @@ class EnrolledUser(msgspec.Struct, rename="camel"):
     service_type: str | None = None
 
 
-class PrivatePlay(msgspec.Struct, rename="camel"):
+class PrivatePlay(msgspec.Struct, rename="camel", gc=False):
     """``profile.privatePlay`` (Private Plays only)."""
 
     device_unique_id: str | None = None
@@ -92,13 +92,13 @@ class PrivatePlay(msgspec.Struct, rename="camel"):
     enrolled_user: EnrolledUser | None = None
 
 
-class Profile(msgspec.Struct, rename="camel"):
+class Profile(msgspec.Struct, rename="camel", gc=False):
     """``profile``."""
 
     private_play: PrivatePlay | None = None
 
 
-class Request(msgspec.Struct):
+class Request(msgspec.Struct, gc=False):
     """A Backend proxy request body."""
 
     version: str | None = None
@@ -108,7 +108,7 @@ class Request(msgspec.Struct):
     profile: Profile | None = None
 
 
-class Response(msgspec.Struct, rename="camel"):
+class Response(msgspec.Struct, rename="camel", gc=False):
     """A Backend proxy response body (every field always present)."""
 
     version: str

@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeAlias
 import msgspec
 
 from voicehook.play.context import AppContext
+from voicehook.play.deadline import DeadlineWatch
 from voicehook.play.definition import (
     Action,
     EntityMapping,
@@ -79,6 +80,10 @@ class RuntimeSettings:
             raise ValueError("threads must be at least 1")
 
 
+class _DeadlinePassed(Exception):
+    """Internal: the handler ran past the deadline."""
+
+
 class OutputTypeError(TypeError):
     """A handler returned an output value that is not a string (strict output policy)."""
 
@@ -111,6 +116,11 @@ class HandlerInfo:
     inject: tuple[str, ...]
     pass_request: bool
     event: str | None
+
+    @property
+    def simple(self) -> bool:
+        """``async def handler(req)``: called directly, the common fast case."""
+        return self.is_async and self.pass_request and not self.inject
 
 
 class ActionSpec:
@@ -186,6 +196,7 @@ class Play:
         self._shutdown: list[Hook] = []
         self._health: dict[str, HealthCheck] = {}
         self._executor: ThreadPoolExecutor | None = None
+        self._watch: DeadlineWatch | None = None
         self._rebuild()
 
     # -- construction --------------------------------------------------------------------
@@ -368,9 +379,29 @@ class Play:
         error = None
         directives: list[dict[str, Any]] = []
         changes: Mapping[str, object] | None = None
+        loop = asyncio.get_running_loop()
+        watch = self._watch
+        if watch is None or watch.loop is not loop:
+            watch = self._watch = DeadlineWatch(loop, settings.deadline)
+        task = asyncio.current_task(loop)
+        key = watch.start(task, settings.deadline) if task is not None else -1
+        failure: BaseException | None = None
+        result: object = None
         try:
-            async with asyncio.timeout(settings.deadline):
+            if handler.simple:
+                result = await handler.fn(request)
+            else:
                 result = await self._invoke(handler, request)
+        except BaseException as exc:  # re-raised below unless the deadline caused it
+            failure = exc
+        if watch.finish(key) and task is not None:
+            # The deadline passed: our cancel() hit the handler (or it swallowed it).
+            if task.uncancel() > 0 and isinstance(failure, asyncio.CancelledError):
+                raise failure  # cancelled from outside too (client gone, shutdown)
+            failure = _DeadlinePassed()
+        try:
+            if failure is not None:
+                raise failure
             if result is None:
                 pass
             elif type(result) is dict:
@@ -385,6 +416,9 @@ class Play:
                     f"a handler returns a dict of output values, a Reply or None, "
                     f"not {type(result).__name__}"
                 )
+        except _DeadlinePassed:
+            code = settings.timeout_code
+            error = f"handler exceeded the {settings.deadline:g} s deadline"
         except PlayError as exc:
             code = exc.code
             changes = exc.output
@@ -396,9 +430,6 @@ class Play:
                     spec.name,
                     code,
                 )
-        except TimeoutError:
-            code = settings.timeout_code
-            error = f"handler exceeded the {settings.deadline:g} s deadline"
         except Exception as exc:
             code = settings.failure_code
             error = f"handler raised {type(exc).__name__}: {exc}"

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+import msgspec
+
 if TYPE_CHECKING:
     from voicehook.play.context import AppContext
     from voicehook.play.state import SessionState
@@ -102,8 +104,7 @@ class AudioPlayer:
     offset_in_milliseconds: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(msgspec.Struct, gc=False):
     """A device event delivered with the action call (``event`` on NUGU).
 
     ``type`` is the event name such as ``AudioPlayer.PlaybackFinished``; ``fields`` holds every
@@ -111,7 +112,7 @@ class Event:
     """
 
     type: str | None
-    fields: Mapping[str, Any] = field(default_factory=dict)
+    fields: Mapping[str, Any] = msgspec.field(default_factory=dict)
 
     @property
     def token(self) -> str | None:
@@ -136,9 +137,30 @@ class Event:
         return self.fields.get(name, default)
 
 
+class InterfacesInfo(Protocol):
+    """The interfaces the play enabled: ``context.supportedInterfaces`` on NUGU."""
+
+    @property
+    def audio_player(self) -> AudioPlayerInfo | None: ...
+    @property
+    def display(self) -> dict[str, Any] | None: ...
+    @property
+    def extension(self) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Interfaces:
+    """A plain :class:`InterfacesInfo`."""
+
+    audio_player: AudioPlayer | None = None
+    display: dict[str, Any] | None = None
+    extension: dict[str, Any] | None = None
+
+
 NO_EVENT = Event(type=None)
 _NO_SESSION = Session()
 _NO_DEVICE = Device()
+_NO_INTERFACES = Interfaces()
 
 
 class ActionRequest:
@@ -180,7 +202,7 @@ class ActionRequest:
         device: DeviceInfo | None = None,
         event: Event | None = None,
         audio_player: AudioPlayerInfo | None = None,
-        interfaces: Mapping[str, Any] | None = None,
+        interfaces: InterfacesInfo | None = None,
         profile: PrivatePlayInfo | None = None,
         version: str = "2.0",
         raw: bytes = b"",
@@ -189,12 +211,12 @@ class ActionRequest:
     ) -> None:
         self.action = action
         self.params = params
-        self.param_types = param_types if param_types is not None else {}
-        self.session: SessionInfo = session if session is not None else _NO_SESSION
-        self.device: DeviceInfo = device if device is not None else _NO_DEVICE
-        self.event: Event = event if event is not None else NO_EVENT
+        self.param_types = param_types or {}
+        self.session: SessionInfo = session or _NO_SESSION
+        self.device: DeviceInfo = device or _NO_DEVICE
+        self.event: Event = event or NO_EVENT
         self.audio_player = audio_player
-        self.interfaces: Mapping[str, Any] = interfaces if interfaces is not None else {}
+        self.interfaces: InterfacesInfo = interfaces or _NO_INTERFACES
         self.profile = profile
         self.version = version
         self.raw = raw

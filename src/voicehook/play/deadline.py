@@ -1,0 +1,56 @@
+"""Per-call deadlines with one timer per event loop instead of one per call.
+
+``asyncio.timeout`` allocates a Timeout object and a timer handle for every call, which is a
+measurable part of the NUGU hot path. A handler's deadline does not need millisecond
+precision, so :class:`DeadlineWatch` keeps the running calls in a dict and checks them with a
+single repeating timer: registering and unregistering a call is a dict insert and delete.
+A call is cancelled at most one tick (by default 1/20 of the deadline, at most 50 ms) after
+its deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+
+class DeadlineWatch:
+    """Cancels the tasks of calls that run past their deadline. One per event loop."""
+
+    __slots__ = ("_due", "_expired", "_handle", "_ids", "_tick", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        tick = min(0.05, deadline / 20)
+        self.loop = loop
+        self._tick = tick
+        self._due: dict[int, tuple[asyncio.Task[Any], float]] = {}
+        self._expired: set[int] = set()
+        self._handle: asyncio.TimerHandle | None = None
+        self._ids = itertools.count()
+
+    def start(self, task: asyncio.Task[Any], seconds: float) -> int:
+        """Watch ``task``; returns the id to :meth:`finish` it with."""
+        key = next(self._ids)
+        self._due[key] = (task, self.loop.time() + seconds)
+        if self._handle is None:
+            self._handle = self.loop.call_later(self._tick, self._check)
+        return key
+
+    def finish(self, key: int) -> bool:
+        """Stop watching; True when the call's deadline had passed (its task was cancelled)."""
+        self._due.pop(key, None)
+        if key in self._expired:
+            self._expired.discard(key)
+            return True
+        return False
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        due = self._due
+        late = [key for key, (_, when) in due.items() if when <= now]
+        for key in late:
+            task, _ = due.pop(key)
+            self._expired.add(key)
+            task.cancel()
+        self._handle = self.loop.call_later(self._tick, self._check) if due else None
