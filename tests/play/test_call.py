@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -369,10 +370,8 @@ async def test_a_handler_that_swallows_the_cancel_still_times_out() -> None:
 
     @play.action("answer.weather")
     async def handler(req: ActionRequest) -> dict[str, str]:
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await asyncio.sleep(10)
-        except asyncio.CancelledError:
-            pass
         return {"weather": "늦음"}
 
     result = await play.call(request(play))

@@ -8,7 +8,7 @@ The dataclasses here implement the same protocols for tests and in-process calls
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
