@@ -41,9 +41,21 @@ class AppContext:
         self.user_ttl = user_ttl
 
     def state_key(self, request: ActionRequest) -> str:
-        """The store key of a conversation's session state."""
-        return f"session:{self.play_name}:{request.session.id}"
+        """The store key of a conversation's session state: ``session:{play}:{session id}``.
+
+        Raises ``ValueError`` when the request has no session id: every such request would
+        otherwise share one state.
+        """
+        sid = request.session.id
+        if not sid:
+            raise ValueError(
+                "session state needs context.session.id, and this request has none "
+                "(NUGU always sends one; a hand-made test request may not)"
+            )
+        return f"session:{self.play_name}:{sid}"
 
     def user_key(self, user: str) -> str:
-        """The store key of a user's state."""
+        """The store key of a user's state: ``user:{play}:{user key}``."""
+        if not user:
+            raise ValueError("a user key must not be empty")
         return f"user:{self.play_name}:{user}"

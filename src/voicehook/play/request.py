@@ -246,7 +246,8 @@ class ActionRequest:
     def user_key(self) -> str | None:
         """A stable key for the user, where the platform gives one (Private Play userKey)."""
         profile = self.profile
-        return profile.user_key if profile is not None else None
+        key = profile.user_key if profile is not None else None
+        return key or None  # an empty userKey is no key
 
     def _store(self) -> Any:
         if self.app is None or self.app.store is None:
