@@ -151,14 +151,13 @@ class NuguEndpoint:
         return Outcome(_encode(version, result), action, result.result_code, result.error)
 
 
+_encode_response = wire.response_encoder.encode
+_Response = wire.Response
+
+
 def _encode(version: str, result: ActionResult) -> bytes:
-    return wire.encode_response(
-        wire.Response(
-            version=version,
-            result_code=result.result_code,
-            output=result.output,
-            directives=result.directives,
-        )
+    return _encode_response(
+        _Response(version, result.result_code, result.output, result.directives)
     )
 
 

@@ -116,11 +116,10 @@ class HandlerInfo:
     inject: tuple[str, ...]
     pass_request: bool
     event: str | None
+    simple: bool = False  # ``async def handler(req)``: called directly, the common case
 
-    @property
-    def simple(self) -> bool:
-        """``async def handler(req)``: called directly, the common fast case."""
-        return self.is_async and self.pass_request and not self.inject
+    def __post_init__(self) -> None:
+        self.simple = self.is_async and self.pass_request and not self.inject
 
 
 class ActionSpec:
@@ -156,7 +155,7 @@ class ActionSpec:
 
     def handler_for(self, event_type: str | None) -> HandlerInfo | None:
         handlers = self.handlers
-        if event_type is not None:
+        if event_type is not None and len(handlers) > 1:
             h = handlers.get(event_type)
             if h is not None:
                 return h
@@ -491,7 +490,7 @@ class Play:
         if changes:
             template = spec.template
             for key, value in changes.items():
-                if key not in template and key not in out:
+                if key not in out and key not in template:
                     spec.warn_once(
                         f"key:{key}",
                         "action %r returned output key %r that is not one of its parameters; "
@@ -499,7 +498,11 @@ class Play:
                         spec.name,
                         key,
                     )
-                out[key] = to_output_value(value, strict=strict)
+                out[key] = (
+                    value
+                    if value is None or type(value) is str
+                    else to_output_value(value, strict=strict)
+                )
         return out
 
 

@@ -224,7 +224,7 @@ class ActionRequest:
         self.app = app
         self._session_state: SessionState | None = None
         self._user_state: SessionState | None = None
-        self._states: list[SessionState] = []
+        self._states: list[SessionState] | None = None
 
     @property
     def event_type(self) -> str | None:
@@ -269,7 +269,7 @@ class ActionRequest:
             self._session_state = await SessionState.load(
                 store, app.state_key(self), app.session_ttl
             )
-            self._states.append(self._session_state)
+            self._track(self._session_state)
         return self._session_state
 
     async def user_state(self) -> SessionState | None:
@@ -285,7 +285,7 @@ class ActionRequest:
             app = self.app
             assert app is not None
             self._user_state = await SessionState.load(store, app.user_key(user), app.user_ttl)
-            self._states.append(self._user_state)
+            self._track(self._user_state)
         return self._user_state
 
     async def update_session(self, fn: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
@@ -298,9 +298,14 @@ class ActionRequest:
         assert app is not None
         return await update_state(store, app.state_key(self), fn, app.session_ttl)
 
+    def _track(self, state: SessionState) -> None:
+        if self._states is None:
+            self._states = []
+        self._states.append(state)
+
     async def save_state(self) -> None:
         """Save the loaded states that changed (done for you after each turn)."""
-        for st in self._states:
+        for st in self._states or ():
             await st.save()
 
     def __repr__(self) -> str:

@@ -29,6 +29,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 logger = logging.getLogger("voicehook.server")
+_perf = time.perf_counter
 access_logger = logging.getLogger("voicehook.access")
 
 _JSON = [(b"content-type", b"application/json")]
@@ -57,8 +58,12 @@ class VoicehookApp:
         self.nugu = NuguEndpoint(play, self.context, auth)
         prefix = settings.prefix
         self._action_prefix = prefix + "/"
+        self._prefix_len = len(self._action_prefix)
         self._health_paths = frozenset({"/health", prefix + "/health"})
         self._metrics_paths = frozenset({"/metrics", prefix + "/metrics"})
+        self._reserved = self._health_paths | self._metrics_paths
+        # Content-Length values with fewer digits than the cap are always under it.
+        self._short_length = len(str(settings.max_body)) - 1
         self._max_body = settings.max_body
         self._access_log = settings.access_log
         self._id_prefix = os.urandom(3).hex()
@@ -68,14 +73,23 @@ class VoicehookApp:
     # -- ASGI entry ----------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "lifespan":
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            root = scope.get("root_path")
+            if root and path.startswith(root):  # mounted under a prefix (Starlette, FastAPI)
+                path = path[len(root) :]
+            if (
+                scope["method"] == "POST"
+                and path.startswith(self._action_prefix)
+                and path not in self._reserved
+            ):
+                await self._action(path[self._prefix_len :], scope, receive, send)
+            else:
+                await self._http(path, scope, send)
+        elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-        else:  # websocket and anything else
-            if kind == "websocket":
-                await send({"type": "websocket.close", "code": 1003})
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1003})
 
     # -- lifespan ------------------------------------------------------------------------
 
@@ -133,11 +147,8 @@ class VoicehookApp:
 
     # -- HTTP ----------------------------------------------------------------------------
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
-        root = scope.get("root_path")
-        if root and path.startswith(root):  # mounted under a prefix (Starlette, FastAPI)
-            path = path[len(root) :]
+    async def _http(self, path: str, scope: Scope, send: Send) -> None:
+        """Everything but an action call: health, metrics, wrong methods, unknown paths."""
         method: str = scope["method"]
         if path in self._health_paths:
             if method in ("GET", "HEAD"):
@@ -158,9 +169,6 @@ class VoicehookApp:
             else:
                 await self._error(send, HttpError(405, "method_not_allowed", "use GET"), "", b"GET")
             return
-        if path.startswith(self._action_prefix) and method == "POST":
-            await self._action(path[len(self._action_prefix) :], scope, receive, send)
-            return
         if path.startswith(self._action_prefix) or (
             self.settings.prefix and path == self.settings.prefix
         ):
@@ -179,28 +187,48 @@ class VoicehookApp:
         return f"{self._id_prefix}-{next(self._ids):x}"
 
     async def _action(self, action: str, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
+        started = _perf()
         content_length = content_type = authorization = rid_header = None
         for name, value in scope["headers"]:
-            if name == b"content-length":
-                content_length = value
-            elif name == b"content-type":
+            if name == b"content-type":
                 content_type = value
+            elif name == b"content-length":
+                content_length = value
             elif name == b"authorization":
                 authorization = value
             elif name == b"x-request-id":
                 rid_header = value
-        request_id = self._request_id(rid_header)
+        request_id = (
+            self._request_id(rid_header)
+            if rid_header is not None
+            else f"{self._id_prefix}-{next(self._ids):x}"
+        )
         metrics = self.metrics
         metrics.in_flight += 1
         try:
             if not action or "/" in action:
                 raise HttpError(404, "not_found", "the URL must be {prefix}/{actionName}")
-            if content_type is not None and not _json_media_type(content_type):
+            if (
+                content_type is not None
+                and content_type != b"application/json"
+                and not _json_media_type(content_type)
+            ):
                 raise HttpError(
                     415, "unsupported_media_type", "send Content-Type: application/json"
                 )
-            body = await self._read_body(receive, content_length)
+            if content_length is not None and (
+                len(content_length) > self._short_length or not content_length.isdigit()
+            ):
+                self._check_length(content_length)
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body"):
+                body: bytes = message.get("body", b"")
+                if len(body) > self._max_body:
+                    raise HttpError(
+                        413, "body_too_large", f"the body is over the {self._max_body}-byte limit"
+                    )
+            else:
+                body = await self._read_more(message, receive)
             outcome = await self.nugu.handle(action, body, authorization, request_id)
         except HttpError as exc:
             metrics.in_flight -= 1
@@ -238,7 +266,7 @@ class VoicehookApp:
             }
         )
         await send({"type": "http.response.body", "body": body_out})
-        elapsed = time.perf_counter() - started
+        elapsed = _perf() - started
         metrics.observe(outcome.action, outcome.result_code, 200, elapsed)
         if outcome.error is not None and outcome.action != UNKNOWN_ACTION_LABEL:
             logger.warning(
@@ -268,29 +296,25 @@ class VoicehookApp:
                 extra={"request_id": request_id, "action": outcome.action},
             )
 
-    async def _read_body(self, receive: Receive, content_length: bytes | None) -> bytes:
+    def _check_length(self, content_length: bytes) -> None:
+        """Refuse a body over the cap from its Content-Length, before reading it."""
+        try:
+            declared = int(content_length)
+        except ValueError:
+            raise HttpError(
+                400, "invalid_content_length", "Content-Length is not a number"
+            ) from None
+        if declared > self._max_body:
+            raise HttpError(
+                413, "body_too_large", f"the body is over the {self._max_body}-byte limit"
+            )
+
+    async def _read_more(self, message: Message, receive: Receive) -> bytes:
+        """Read a body that comes in several messages, up to the cap."""
         cap = self._max_body
-        if content_length is not None:
-            try:
-                declared = int(content_length)
-            except ValueError:
-                raise HttpError(
-                    400, "invalid_content_length", "Content-Length is not a number"
-                ) from None
-            if declared > cap:
-                raise HttpError(413, "body_too_large", f"the body is over the {cap}-byte limit")
-        message = await receive()
-        if message["type"] != "http.request":
-            raise HttpError(400, "disconnected", "the client went away")
-        body: bytes = message.get("body", b"")
-        if not message.get("more_body", False):
-            if len(body) > cap:
-                raise HttpError(413, "body_too_large", f"the body is over the {cap}-byte limit")
-            return body
-        chunks = [body]
-        size = len(body)
+        chunks = []
+        size = 0
         while True:
-            message = await receive()
             if message["type"] != "http.request":
                 raise HttpError(400, "disconnected", "the client went away")
             chunk = message.get("body", b"")
@@ -300,6 +324,7 @@ class VoicehookApp:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+            message = await receive()
 
     async def _error(
         self, send: Send, exc: HttpError, request_id: str, allow: bytes | None = None
