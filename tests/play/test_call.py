@@ -396,3 +396,16 @@ async def test_an_outside_cancel_is_not_turned_into_a_timeout() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_an_action_whose_only_handler_is_for_an_event() -> None:
+    play = Play("music")
+
+    @play.action("music.finished", event="AudioPlayer.PlaybackFinished")
+    async def finished(req: ActionRequest) -> Reply:
+        return Reply(directives=[{"type": "AudioPlayer.Stop"}])
+
+    req = ActionRequest("music.finished", {}, event=Event("AudioPlayer.PlaybackFinished"))
+    assert (await play.call(req)).directives == [{"type": "AudioPlayer.Stop"}]
+    other = await play.call(ActionRequest("music.finished", {}, event=Event("Other.Event")))
+    assert other.result_code == "UNKNOWN_ACTION"

@@ -155,7 +155,7 @@ class ActionSpec:
 
     def handler_for(self, event_type: str | None) -> HandlerInfo | None:
         handlers = self.handlers
-        if event_type is not None and len(handlers) > 1:
+        if event_type is not None:
             h = handlers.get(event_type)
             if h is not None:
                 return h
