@@ -261,12 +261,10 @@ class ActionRequest:
         """This conversation's state: a dict loaded from the store on first use and saved
         after the turn if it changed. Keyed by play name and session id."""
         if self._session_state is None:
-            from voicehook.play.state import SessionState
-
             store = self._store()
             app = self.app
             assert app is not None
-            self._session_state = await SessionState.load(
+            self._session_state = await _state_class().load(
                 store, app.state_key(self), app.session_ttl
             )
             self._track(self._session_state)
@@ -279,12 +277,10 @@ class ActionRequest:
         if user is None:
             return None
         if self._user_state is None:
-            from voicehook.play.state import SessionState
-
             store = self._store()
             app = self.app
             assert app is not None
-            self._user_state = await SessionState.load(store, app.user_key(user), app.user_ttl)
+            self._user_state = await _state_class().load(store, app.user_key(user), app.user_ttl)
             self._track(self._user_state)
         return self._user_state
 
@@ -310,6 +306,20 @@ class ActionRequest:
 
     def __repr__(self) -> str:
         return f"ActionRequest(action={self.action!r}, params={self.params!r})"
+
+
+_STATE_CLASS: type[SessionState] | None = None
+
+
+def _state_class() -> type[SessionState]:
+    """:class:`SessionState`, imported on first use (the play layer does not load the store
+    modules until a handler asks for state)."""
+    global _STATE_CLASS
+    if _STATE_CLASS is None:
+        from voicehook.play.state import SessionState
+
+        _STATE_CLASS = SessionState
+    return _STATE_CLASS
 
 
 class Reply:

@@ -20,6 +20,8 @@ import msgspec
 
 from voicehook.store import ConflictError, Store, update
 
+_encode = msgspec.json.Encoder(enc_hook=str).encode
+
 
 class StateConflict(Exception):
     """The state changed in the store after this turn loaded it."""
@@ -46,7 +48,9 @@ class SessionState(dict[str, Any]):
         self._snapshot = self._encode()
 
     def _encode(self) -> bytes:
-        return msgspec.json.encode(dict(self), enc_hook=str)
+        # Only to detect changes; the store encodes the value itself (and rejects values
+        # that are not JSON-safe).
+        return _encode(self)
 
     @property
     def key(self) -> str:
@@ -63,15 +67,20 @@ class SessionState(dict[str, Any]):
 
     @classmethod
     async def load(cls, store: Store, key: str, ttl: float | None) -> SessionState:
+        """Read the state at ``key`` (an empty state when there is none)."""
         entry = await store.get(key)
         if entry is None:
             return cls(store, key, None, None, ttl)
-        value = entry.value if isinstance(entry.value, dict) else {}
+        value = entry.value if type(entry.value) is dict else {}
         return cls(store, key, value, entry.version, ttl)
 
     async def save(self) -> bool:
-        """Write the state back if it changed. Returns True when it wrote."""
-        current = self._encode()
+        """Write the state back if it changed. Returns True when it wrote.
+
+        Raises :class:`StateConflict` when the entry changed in the store since it was
+        loaded; the store keeps the other write.
+        """
+        current = _encode(self)
         if current == self._snapshot:
             return False
         try:
