@@ -186,7 +186,7 @@ def main() -> int:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--duration", type=float, default=5, help="measured seconds per run")
-    parser.add_argument("--warmup", type=float, default=1, help="seconds before counting")
+    parser.add_argument("--warmup", type=float, default=5, help="seconds before counting")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds")
     parser.add_argument(
         "--concurrency",
