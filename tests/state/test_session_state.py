@@ -181,3 +181,31 @@ async def test_session_state_gets_the_session_ttl() -> None:
         assert (await client.call("peek", session_id=SID)).output["n"] == "2"
         now[0] += 2
         assert (await client.call("peek", session_id=SID)).output["n"] == "0"  # expired
+
+
+async def test_a_turn_that_answers_an_error_after_the_handler_keeps_no_changes() -> None:
+    """Bad output (strict policy) or a bad directive fail the turn after the handler ran:
+    the state it changed must not be saved either."""
+    from voicehook import ActionRequest, Reply
+    from voicehook.server import Settings
+
+    play = counter_play()
+
+    @play.action("bad_output", backend=["n"])
+    async def bad_output(req: ActionRequest) -> dict[str, object]:
+        state = await req.session_state()
+        state["n"] = 50
+        return {"n": 50}  # not a string: a handler error under the strict policy
+
+    @play.action("bad_directive", backend=["n"])
+    async def bad_directive(req: ActionRequest) -> Reply:
+        state = await req.session_state()
+        state["n"] = 60
+        return Reply({"n": "60"}, directives=[{"no": "type"}])
+
+    store = CountingStore()
+    settings = Settings(output_policy="strict")
+    async with NuguTestClient(play, settings, store=store) as client:
+        assert (await client.call("bad_output", session_id=SID)).result_code == "BACKEND_ERROR"
+        assert (await client.call("bad_directive", session_id=SID)).result_code == "BACKEND_ERROR"
+    assert store.puts == 0

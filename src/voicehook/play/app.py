@@ -439,6 +439,19 @@ class Play:
                 exc_info=True,
                 extra={"request_id": request.request_id, "action": spec.name},
             )
+        try:
+            output = self._output(spec, request.params, changes)
+        except OutputTypeError as exc:
+            code = settings.failure_code
+            error = str(exc)
+            output = _echo(request.params)
+        for d in directives:
+            if not isinstance(d, dict) or not isinstance(d.get("type"), str):
+                code = settings.failure_code
+                error = "a directive must be a dict with a 'type' string"
+                directives = []
+                break
+        # Save the state last: only a turn that answers without error keeps its changes.
         if request._states and error is None:
             try:
                 await request.save_state()
@@ -452,18 +465,6 @@ class Play:
                     exc,
                     extra={"request_id": request.request_id, "action": spec.name},
                 )
-        try:
-            output = self._output(spec, request.params, changes)
-        except OutputTypeError as exc:
-            code = settings.failure_code
-            error = str(exc)
-            output = _echo(request.params)
-        for d in directives:
-            if not isinstance(d, dict) or not isinstance(d.get("type"), str):
-                code = settings.failure_code
-                error = "a directive must be a dict with a 'type' string"
-                directives = []
-                break
         return ActionResult(code, output, directives, error)
 
     async def _invoke(self, handler: HandlerInfo, request: ActionRequest) -> object:
