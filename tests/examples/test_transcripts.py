@@ -165,11 +165,6 @@ def test_unreachable_backend_speaks_the_failure_prompt(tmp_path: Path) -> None:
     assert call.status is None and call.error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a bare number in the slot wait for `second` gets the role `first` "
-    "and does not fill `second` (the end prompt is spoken instead of the answer)",
-)
 def test_calc_slot_filling_of_the_second_number(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
@@ -179,7 +174,7 @@ def test_calc_slot_filling_of_the_second_number(tmp_path: Path) -> None:
           - name: 두 번째 숫자 물어보기
             turns:
               - user: 3 더하기
-                expect: {prompt: 어떤 숫자와 계산할까요?, source: slot}
+                expect: {prompt: "어떤 숫자와 계산할까요?", source: slot}
               - user: "5"
                 expect: {calls: [answer.calc], prompt: 3 더하기 5는 8입니다.}
         """,

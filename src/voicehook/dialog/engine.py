@@ -17,7 +17,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypeAlias
 
@@ -52,6 +52,7 @@ from voicehook.play.definition import (
     AllOf,
     AnyOf,
     Condition,
+    EntityMapping,
     Equals,
     Exists,
     IntentIs,
@@ -465,13 +466,13 @@ class DialogEngine:
         waiting = st.waiting
         expect: list[str] | None = None
         if isinstance(waiting, SlotWait):
-            expect = list(self._param(waiting.action, waiting.param).entity_types)
+            expect = [str(m) for m in self._param(waiting.action, waiting.param).mappings]
         elif isinstance(waiting, ExceptionWait):
             expect = [
-                t
+                str(m)
                 for p in self.definition.action_parameters(waiting.action).values()
                 if p.kind == "utterance"
-                for t in p.entity_types
+                for m in p.mappings
             ]
         if not text.strip():
             parsed_intent: str | None = INTENT_OPEN
@@ -624,7 +625,7 @@ class DialogEngine:
     async def _slot_turn(self, ctx: _Turn, wait: SlotWait, entities: Sequence[EntityMatch]) -> None:
         st = ctx.state
         p = self._param(wait.action, wait.param)
-        if _fill(st, [p], entities, slot_only=True, replace=True):
+        if _fill(st, [p], entities, slot_only=True, replace=True, any_role=True):
             st.failures = 0
             st.waiting = None
             await self._continue_slots(ctx, wait.action)
@@ -643,7 +644,9 @@ class DialogEngine:
             for p in self.definition.action_parameters(wait.action).values()
             if p.kind == "utterance"
         ]
-        if _fill(st, uparams, entities, slot_only=False, replace=True, same_type=True):
+        if _fill(
+            st, uparams, entities, slot_only=False, replace=True, same_type=True, any_role=True
+        ):
             st.failures = 0
             st.waiting = None
             await self._walk(ctx, wait.action, resume=wait)
@@ -934,35 +937,49 @@ def _fill(
     slot_only: bool,
     replace: bool,
     same_type: bool = False,
+    any_role: bool = False,
 ) -> bool:
     """Fill utterance parameters from entities; True when any was filled or replaced.
 
-    Each entity fills at most one parameter. A mapping ``TYPE:ROLE`` takes an entity with
-    that type and role first, then one of that type whose role is the bare type.
-    ``slot_only`` also uses slot-filling-only mappings. ``same_type`` (exception wait) only
-    replaces a filled parameter with an entity of the type that filled it.
+    Each entity fills at most one parameter. Entities are matched to mappings in rounds over
+    all ``params``: first a mapping ``TYPE:ROLE`` takes an entity with that type and role,
+    then one of that type whose role is the bare type. With ``any_role`` (slot filling and
+    the exception wait) a last round lets a parameter take any entity of a mapped type: the
+    NLU guesses roles from the position in the utterance ("5" alone is the first number),
+    and roles only tell entities of one utterance apart. ``slot_only`` also uses
+    slot-filling-only mappings. ``same_type`` (exception wait) only replaces a filled
+    parameter with an entity of the type that filled it.
     """
+    rounds: list[Callable[[EntityMatch, EntityMapping], bool]] = [
+        lambda e, m: e.role == m.role,
+        lambda e, m: e.role == e.type,
+    ]
+    if any_role:
+        rounds.append(lambda e, m: True)
+    picks: dict[int, EntityMatch] = {}
     used: set[int] = set()
+    for role_ok in rounds:
+        for k, p in enumerate(params):
+            if k in picks:
+                continue
+            for m in p.mappings:
+                if m.slot_filling_only and not slot_only:
+                    continue
+                found = next(
+                    (
+                        i
+                        for i, e in enumerate(entities)
+                        if i not in used and e.type == m.type and role_ok(e, m)
+                    ),
+                    None,
+                )
+                if found is not None:
+                    picks[k] = entities[found]
+                    used.add(found)
+                    break
     changed = False
-    for p in params:
-        mappings = [m for m in p.mappings if slot_only or not m.slot_filling_only]
-        pick: EntityMatch | None = None
-        for exact in (True, False):
-            for m in mappings:
-                for i, e in enumerate(entities):
-                    if i in used or e.type != m.type:
-                        continue
-                    if exact and e.role != m.role:
-                        continue
-                    if not exact and e.role not in (e.type, m.role):
-                        continue
-                    pick = e
-                    used.add(i)
-                    break
-                if pick:
-                    break
-            if pick:
-                break
+    for k, p in enumerate(params):
+        pick = picks.get(k)
         if pick is None:
             continue
         current = st.params.get(p.name)

@@ -29,7 +29,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol, runtime_checkable
 
 from voicehook.dialog.builtin_entities import (
@@ -292,6 +292,16 @@ class _Span:
     value: str
     start: int
     end: int
+
+
+def _asked_roles(expect_types: Iterable[str]) -> dict[str, str]:
+    """The types of ``TYPE:ROLE`` entries that name exactly one role (and no bare ``TYPE``),
+    with that role."""
+    roles: dict[str, set[str]] = {}
+    for entry in expect_types:
+        type_name, _, role = entry.partition(":")
+        roles.setdefault(type_name, set()).add(role or type_name)
+    return {t: next(iter(rs)) for t, rs in roles.items() if len(rs) == 1 and t not in rs}
 
 
 def parse_example(example: str) -> tuple[str, list[tuple[str, str, int, int]]]:
@@ -803,10 +813,15 @@ class Nlu:
         ``expect_types`` (slot filling, exception-wait states): entities of these types are
         looked for even if no example uses them, and only they are returned. An utterance
         made of expected entities alone ("부산", "2월 28일 금요일") still yields them.
+        Entries may be ``TYPE`` or ``TYPE:ROLE`` (a parameter's entity mapping); the type
+        decides what is returned. When the only expected role of a type is ``ROLE`` and the
+        utterance has one entity of that type, the entity gets ``ROLE`` instead of the role
+        guessed from its position ("5" while ``BID_QT:second`` is asked for).
         Text in the structured form (``intent=ask.calc first=3``) goes to
         :meth:`parse_structured`.
         """
         expected = None if expect_types is None else {t.partition(":")[0] for t in expect_types}
+        asked_roles = {} if expect_types is None else _asked_roles(expect_types)
         if text.lstrip().startswith("intent="):
             try:
                 structured = self.parse_structured(text)
@@ -836,6 +851,13 @@ class Nlu:
         entities = self._assign_roles(intent, best, spans, offset)
         if expected is not None:
             entities = [e for e in entities if e.type in expected]
+            counts = Counter(e.type for e in entities)
+            entities = [
+                replace(e, role=asked_roles[e.type])
+                if e.type in asked_roles and counts[e.type] == 1
+                else e
+                for e in entities
+            ]
         return NluResult(intent, score, entities)
 
     def _strip_invocation(self, text: str) -> tuple[int, str | None]:
