@@ -210,11 +210,6 @@ def test_each_conversation_is_a_new_session_for_the_backend(tmp_path: Path) -> N
     assert report.passed, report.describe_failures()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="quiz play: '7일' (the natural answer to '일주일은 며칠일까요?') matches no intent "
-    "(score 0.39, fallback); quiz.answer has no '[7](BID_QT)일' example",
-)
 def test_quiz_answer_with_a_counter_word_for_days(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
