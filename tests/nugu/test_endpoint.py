@@ -152,7 +152,16 @@ async def test_device_request_gets_every_key_as_a_string(client: NuguTestClient)
     assert req.device.type == "speaker.nugu.nu200"
     assert req.audio_player is not None and req.audio_player.player_activity == "IDLE"
     assert req.param_types == {"day": "BID_DT_DAY", "location": "LOCATION"}
-    assert answer.headers["x-request-id"]
+    assert "x-request-id" not in answer.headers  # sent back only when the caller sends one
+
+
+async def test_a_callers_request_id_is_used_and_sent_back(client: NuguTestClient) -> None:
+    answer = await client.post("/answer.weather", DEVICE_REQUEST, {"x-request-id": "trace-42.a_b"})
+    assert answer.headers["x-request-id"] == "trace-42.a_b"
+    assert seen["weather"].request_id == "trace-42.a_b"
+    unsafe = await client.post("/answer.weather", DEVICE_REQUEST, {"x-request-id": "a b\n"})
+    assert unsafe.headers["x-request-id"] != "a b\n"
+    assert seen["weather"].request_id == unsafe.headers["x-request-id"]
 
 
 async def test_play_builder_shape_is_tolerated(client: NuguTestClient) -> None:

@@ -277,7 +277,9 @@ class DialogEngine:
     ``backend`` answers the play's backend calls (:class:`InProcessBackend` or
     :class:`HttpBackend`); it may be None for a play whose actions never call the backend.
     ``nlu`` defaults to an :class:`Nlu` built from the play; pass ``tokenizer`` to share the
-    Kiwi model between engines.
+    Kiwi model between engines. ``session_scope`` goes into the seeded session ids (setting
+    ``seed``): engines with the same seed and different scopes give different, still
+    repeatable ids (one scope per independent conversation).
     """
 
     def __init__(
@@ -288,8 +290,10 @@ class DialogEngine:
         settings: EngineSettings | None = None,
         nlu: Nlu | None = None,
         tokenizer: Tokenizer | None = None,
+        session_scope: str | None = None,
     ) -> None:
         self.definition = definition
+        self.session_scope = session_scope
         self.backend = backend
         if settings is None:
             settings, _ = EngineSettings.from_mapping(definition.settings)
@@ -376,7 +380,9 @@ class DialogEngine:
         st = ctx.state
         st.sessions += 1
         if self.settings.seed is not None:
-            bits = random.Random(f"{self.settings.seed}:session:{st.sessions}").getrandbits(128)
+            scope = "" if self.session_scope is None else f"{self.session_scope}:"
+            key = f"{self.settings.seed}:session:{scope}{st.sessions}"
+            bits = random.Random(key).getrandbits(128)
             st.session_id = str(uuid.UUID(int=bits, version=4))
         else:
             st.session_id = str(uuid.uuid4())

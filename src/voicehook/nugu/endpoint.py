@@ -24,16 +24,8 @@ logger = logging.getLogger("voicehook.nugu")
 UNKNOWN_ACTION_LABEL = "(unknown)"
 
 
-class Outcome:
-    """What the endpoint answered: the body plus labels for metrics and logs."""
-
-    __slots__ = ("action", "body", "error", "result_code")
-
-    def __init__(self, body: bytes, action: str, result_code: str, error: str | None) -> None:
-        self.body = body
-        self.action = action
-        self.result_code = result_code
-        self.error = error
+#: What the endpoint answered: (body, action label for metrics, result code, error or None).
+Outcome = tuple[bytes, str, str, str | None]
 
 
 def _decode(body: bytes) -> wire.Request:
@@ -115,8 +107,11 @@ class NuguEndpoint:
                 ", ".join(near) or "none",
                 extra={"request_id": request_id, "action": action},
             )
-            return Outcome(
-                _encode(version, result), UNKNOWN_ACTION_LABEL, result.result_code, result.error
+            return (
+                _encode(version, result),
+                UNKNOWN_ACTION_LABEL,
+                result.result_code,
+                result.error,
             )
         params = spec.new_params()
         types: dict[str, str | None] = {}
@@ -132,23 +127,24 @@ class NuguEndpoint:
                 types[key] = p.type
         event = req.event
         interfaces = context.supported_interfaces if context is not None else None
+        profile = req.profile
         request = ActionRequest(
             action,
             params,
-            param_types=types,
-            session=session,
-            device=context.device if context is not None else None,
-            event=_event(event) if event else None,
-            audio_player=interfaces.audio_player if interfaces is not None else None,
-            interfaces=interfaces,
-            profile=req.profile.private_play if req.profile is not None else None,
-            version=version,
-            raw=body,
-            request_id=request_id,
-            app=self.app,
+            types,
+            session,
+            context.device if context is not None else None,
+            _event(event) if event else None,
+            interfaces.audio_player if interfaces is not None else None,
+            interfaces,
+            profile.private_play if profile is not None else None,
+            version,
+            body,
+            request_id,
+            self.app,
         )
         result = await self.play.call(request, spec)
-        return Outcome(_encode(version, result), action, result.result_code, result.error)
+        return _encode(version, result), action, result.result_code, result.error
 
 
 _encode_response = wire.response_encoder.encode

@@ -196,7 +196,6 @@ class ActionRequest:
         self,
         action: str,
         params: dict[str, Any],
-        *,
         param_types: dict[str, str | None] | None = None,
         session: SessionInfo | None = None,
         device: DeviceInfo | None = None,

@@ -32,7 +32,8 @@ logger = logging.getLogger("voicehook.server")
 _perf = time.perf_counter
 access_logger = logging.getLogger("voicehook.access")
 
-_JSON = [(b"content-type", b"application/json")]
+_CT_JSON = (b"content-type", b"application/json")
+_JSON = [_CT_JSON]
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 _REQUEST_ID_OK = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
@@ -198,11 +199,12 @@ class VoicehookApp:
                 authorization = value
             elif name == b"x-request-id":
                 rid_header = value
-        request_id = (
-            self._request_id(rid_header)
-            if rid_header is not None
-            else f"{self._id_prefix}-{next(self._ids):x}"
-        )
+        if rid_header is None:
+            request_id = f"{self._id_prefix}-{next(self._ids):x}"
+            headers = [_CT_JSON]
+        else:
+            request_id = self._request_id(rid_header)
+            headers = [_CT_JSON, (b"x-request-id", request_id.encode())]
         metrics = self.metrics
         metrics.in_flight += 1
         try:
@@ -253,47 +255,38 @@ class VoicehookApp:
             )
             return
         metrics.in_flight -= 1
-        body_out = outcome.body
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body_out)).encode()),
-                    (b"x-request-id", request_id.encode()),
-                ],
-            }
-        )
+        body_out, label, result_code, error = outcome
+        headers.append((b"content-length", str(len(body_out)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body_out})
         elapsed = _perf() - started
-        metrics.observe(outcome.action, outcome.result_code, 200, elapsed)
-        if outcome.error is not None and outcome.action != UNKNOWN_ACTION_LABEL:
+        metrics.observe(label, result_code, 200, elapsed)
+        if error is not None and label != UNKNOWN_ACTION_LABEL:
             logger.warning(
                 "action %r answered %s: %s",
-                outcome.action,
-                outcome.result_code,
-                outcome.error,
-                extra={"request_id": request_id, "action": outcome.action},
+                label,
+                result_code,
+                error,
+                extra={"request_id": request_id, "action": label},
             )
         if self._access_log:
             access_logger.info(
                 "%s %s",
-                outcome.action,
-                outcome.result_code,
+                label,
+                result_code,
                 extra={
                     "request_id": request_id,
-                    "action": outcome.action,
-                    "result_code": outcome.result_code,
+                    "action": label,
+                    "result_code": result_code,
                     "ms": round(elapsed * 1000, 3),
                 },
             )
         elif elapsed > self.play.settings.slow_warning:
             logger.warning(
                 "slow action %r: %.0f ms",
-                outcome.action,
+                label,
                 elapsed * 1000,
-                extra={"request_id": request_id, "action": outcome.action},
+                extra={"request_id": request_id, "action": label},
             )
 
     def _check_length(self, content_length: bytes) -> None:
