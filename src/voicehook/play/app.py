@@ -367,7 +367,11 @@ class Play:
                 {k: to_output_value(v) for k, v in request.params.items()},
                 error=f"unknown action {request.action!r}",
             )
-        handler = spec.handler_for(request.event.type)
+        handlers = spec.handlers
+        etype = request.event.type
+        handler = handlers.get(etype) if etype is not None else None
+        if handler is None:
+            handler = handlers.get(None)
         if handler is None:
             return ActionResult(
                 settings.unknown_action_code,
@@ -383,7 +387,13 @@ class Play:
         if watch is None or watch.loop is not loop:
             watch = self._watch = DeadlineWatch(loop, settings.deadline)
         task = asyncio.current_task(loop)
-        key = watch.start(task, settings.deadline) if task is not None else -1
+        if task is not None:
+            key = next(watch.ids)
+            watch.due[key] = (task, loop.time() + settings.deadline)
+            if watch.handle is None:
+                watch.arm()
+        else:
+            key = -1
         failure: BaseException | None = None
         result: object = None
         try:
@@ -393,7 +403,9 @@ class Play:
                 result = await self._invoke(handler, request)
         except BaseException as exc:  # re-raised below unless the deadline caused it
             failure = exc
-        if watch.finish(key) and task is not None:
+        watch.due.pop(key, None)
+        if key in watch.expired and task is not None:
+            watch.expired.discard(key)
             # The deadline passed: our cancel() hit the handler (or it swallowed it).
             if task.uncancel() > 0 and isinstance(failure, asyncio.CancelledError):
                 raise failure  # cancelled from outside too (client gone, shutdown)

@@ -18,39 +18,43 @@ from typing import Any
 class DeadlineWatch:
     """Cancels the tasks of calls that run past their deadline. One per event loop."""
 
-    __slots__ = ("_due", "_expired", "_handle", "_ids", "_tick", "loop")
+    __slots__ = ("_tick", "due", "expired", "handle", "ids", "loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
         tick = min(0.05, deadline / 20)
         self.loop = loop
         self._tick = tick
-        self._due: dict[int, tuple[asyncio.Task[Any], float]] = {}
-        self._expired: set[int] = set()
-        self._handle: asyncio.TimerHandle | None = None
-        self._ids = itertools.count()
+        self.due: dict[int, tuple[asyncio.Task[Any], float]] = {}
+        self.expired: set[int] = set()
+        self.handle: asyncio.TimerHandle | None = None
+        self.ids = itertools.count()
 
     def start(self, task: asyncio.Task[Any], seconds: float) -> int:
         """Watch ``task``; returns the id to :meth:`finish` it with."""
-        key = next(self._ids)
-        self._due[key] = (task, self.loop.time() + seconds)
-        if self._handle is None:
-            self._handle = self.loop.call_later(self._tick, self._check)
+        key = next(self.ids)
+        self.due[key] = (task, self.loop.time() + seconds)
+        if self.handle is None:
+            self.arm()
         return key
+
+    def arm(self) -> None:
+        """Start the repeating check (it stops by itself when nothing is watched)."""
+        self.handle = self.loop.call_later(self._tick, self._check)
 
     def finish(self, key: int) -> bool:
         """Stop watching; True when the call's deadline had passed (its task was cancelled)."""
-        self._due.pop(key, None)
-        if key in self._expired:
-            self._expired.discard(key)
+        self.due.pop(key, None)
+        if key in self.expired:
+            self.expired.discard(key)
             return True
         return False
 
     def _check(self) -> None:
         now = self.loop.time()
-        due = self._due
+        due = self.due
         late = [key for key, (_, when) in due.items() if when <= now]
         for key in late:
             task, _ = due.pop(key)
-            self._expired.add(key)
+            self.expired.add(key)
             task.cancel()
-        self._handle = self.loop.call_later(self._tick, self._check) if due else None
+        self.handle = self.loop.call_later(self._tick, self._check) if due else None
