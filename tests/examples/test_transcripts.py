@@ -182,11 +182,6 @@ def test_calc_slot_filling_of_the_second_number(tmp_path: Path) -> None:
     assert_transcripts(path, tokenizer=shared_tokenizer())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="transcript-runner bug: with a seed every conversation gets the same session id, "
-    "so a stateful backend sees the previous conversation's session",
-)
 def test_each_conversation_is_a_new_session_for_the_backend(tmp_path: Path) -> None:
     path = _write(
         tmp_path,

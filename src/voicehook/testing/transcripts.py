@@ -375,19 +375,43 @@ async def arun_transcripts(
     report = Report(Path(path))
     recognisers: dict[tuple[float, bool | None], Nlu] = {}
     try:
-        for conv in transcript.conversations:
+        for conv, scope in zip(
+            transcript.conversations, session_scopes(transcript.conversations), strict=True
+        ):
             merged = {**definition.settings, **transcript.settings, **conv.settings}
             merged.update(settings or {})
             eng_settings, _ = EngineSettings.from_mapping(merged)
             key = (eng_settings.nlu_threshold, eng_settings.audio_player)
             engine = DialogEngine(
-                definition, be, settings=eng_settings, tokenizer=tokenizer, nlu=recognisers.get(key)
+                definition,
+                be,
+                settings=eng_settings,
+                tokenizer=tokenizer,
+                nlu=recognisers.get(key),
+                session_scope=scope,
             )
             recognisers[key] = engine.nlu  # one recogniser per setting combination
             report.conversations.append(await _run_conversation(engine, conv))
     finally:
         await be.aclose()
     return report
+
+
+def session_scopes(conversations: Sequence[ConversationSpec]) -> list[str]:
+    """One session scope per conversation, all different: ``"<n>:<name>"`` for the n-th
+    conversation of that name.
+
+    Each conversation is a new session, so with a ``seed`` it must get its own session id
+    (a backend that keeps data per session id would otherwise see the previous
+    conversation's). The id depends on the seed and the conversation's name, not on its
+    position: adding a conversation does not change the others' ids.
+    """
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    for conv in conversations:
+        seen[conv.name] = seen.get(conv.name, 0) + 1
+        out.append(f"{seen[conv.name]}:{conv.name}")
+    return out
 
 
 async def _run_conversation(engine: DialogEngine, conv: ConversationSpec) -> ConversationReport:
