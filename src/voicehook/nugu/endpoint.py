@@ -28,14 +28,16 @@ UNKNOWN_ACTION_LABEL = "(unknown)"
 Outcome = tuple[bytes, str, str, str | None]
 
 
+_decode_request = wire.request_decoder.decode
+
+
 def _decode(body: bytes) -> wire.Request:
     try:
         # msgspec checks UTF-8 only in the fields it reads; check the whole body (~0.2 µs).
         body.decode("utf-8")
+        return _decode_request(body)
     except UnicodeDecodeError:
         raise HttpError(400, "invalid_utf8", "the request body is not valid UTF-8") from None
-    try:
-        return wire.decode_request(body)
     except msgspec.ValidationError as exc:
         raise HttpError(400, "invalid_request", f"invalid NUGU request: {exc}") from None
     except msgspec.DecodeError as exc:
@@ -113,7 +115,7 @@ class NuguEndpoint:
                 result.result_code,
                 result.error,
             )
-        params = spec.new_params()
+        params = spec.template.copy()
         types: dict[str, str | None] = {}
         if wire_params:
             for key, p in wire_params.items():
@@ -134,7 +136,9 @@ class NuguEndpoint:
             types,
             session,
             context.device if context is not None else None,
-            _event(event) if event else None,
+            Event(etype if type(etype := event.get("type")) is str else None, event)
+            if event
+            else None,
             interfaces.audio_player if interfaces is not None else None,
             interfaces,
             profile.private_play if profile is not None else None,
@@ -144,7 +148,10 @@ class NuguEndpoint:
             self.app,
         )
         result = await self.play.call(request, spec)
-        return _encode(version, result), action, result.result_code, result.error
+        body_out = _encode_response(
+            _Response(version, result.result_code, result.output, result.directives)
+        )
+        return body_out, action, result.result_code, result.error
 
 
 _encode_response = wire.response_encoder.encode
@@ -166,8 +173,3 @@ def _scalar_text(value: Any) -> Any:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     return value
-
-
-def _event(data: dict[str, Any]) -> Event:
-    etype = data.get("type")
-    return Event(etype if type(etype) is str else None, data)

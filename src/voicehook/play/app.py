@@ -324,6 +324,7 @@ class Play:
 
     @property
     def specs(self) -> Mapping[str, ActionSpec]:
+        """Every action's runtime spec by name (rebuilt when handlers are registered)."""
         return self._specs
 
     @property
@@ -451,12 +452,17 @@ class Play:
                 exc_info=True,
                 extra={"request_id": request.request_id, "action": spec.name},
             )
-        try:
-            output = self._output(spec, request.params, changes)
-        except OutputTypeError as exc:
-            code = settings.failure_code
-            error = str(exc)
-            output = _echo(request.params)
+        # The echo rule: every key, as a string or None, with the handler's changes on top.
+        output: dict[str, str | None] = {}
+        for k, v in request.params.items():
+            output[k] = v if v is None or type(v) is str else to_output_value(v)
+        if changes:
+            try:
+                self._apply_changes(spec, output, changes)
+            except OutputTypeError as exc:
+                code = settings.failure_code
+                error = str(exc)
+                output = _echo(request.params)
         for d in directives:
             if not isinstance(d, dict) or not isinstance(d.get("type"), str):
                 code = settings.failure_code
@@ -495,28 +501,25 @@ class Play:
         call = functools.partial(ctx.run, handler.fn, *args, **kwargs)
         return await loop.run_in_executor(self._executor, call)
 
-    def _output(
-        self, spec: ActionSpec, params: Mapping[str, Any], changes: Mapping[str, object] | None
-    ) -> dict[str, str | None]:
+    def _apply_changes(
+        self, spec: ActionSpec, out: dict[str, str | None], changes: Mapping[str, object]
+    ) -> None:
         strict = self.settings.output_policy == "strict"
-        out = _echo(params)
-        if changes:
-            template = spec.template
-            for key, value in changes.items():
-                if key not in out and key not in template:
-                    spec.warn_once(
-                        f"key:{key}",
-                        "action %r returned output key %r that is not one of its parameters; "
-                        "declare it in the play definition",
-                        spec.name,
-                        key,
-                    )
-                out[key] = (
-                    value
-                    if value is None or type(value) is str
-                    else to_output_value(value, strict=strict)
+        template = spec.template
+        for key, value in changes.items():
+            if key not in out and key not in template:
+                spec.warn_once(
+                    f"key:{key}",
+                    "action %r returned output key %r that is not one of its parameters; "
+                    "declare it in the play definition",
+                    spec.name,
+                    key,
                 )
-        return out
+            out[key] = (
+                value
+                if value is None or type(value) is str
+                else to_output_value(value, strict=strict)
+            )
 
 
 def _echo(params: Mapping[str, Any]) -> dict[str, str | None]:
