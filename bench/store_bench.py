@@ -201,7 +201,7 @@ def start(target: Target, cpu: str | None, workdir: Path) -> bool:
 
 def verify(target: Target) -> str | None:
     """Two turns of one session: both OK with the right weather; the state counted both."""
-    body = BODY_BYTES.replace(SESSION_ID.encode(), b"verify-1")
+    body = BODY_BYTES.replace(SESSION_ID.encode(), f"verify-{target.port}".encode())
     for _ in range(2):
         status, raw = http_call(target.port, "POST", PATH, body)
         if status != 200:
