@@ -385,6 +385,78 @@ def report(results: dict[str, Any], conns: int) -> list[str]:
     return failed
 
 
+def in_process(args: argparse.Namespace, workdir: Path, calls: int = 30_000) -> dict[str, float]:
+    """CPU time per call of each target's app, called in this process (no server, no wrk),
+    64 calls at a time. Less noisy than the server runs on a busy machine. Pin this process
+    to one core (``taskset -c 0``) for stable numbers."""
+    import asyncio
+
+    async def one(app: Any, body: bytes) -> None:
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": PATH,
+            "root_path": "",
+            "headers": [(b"content-type", b"application/json")],
+        }
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop()
+
+        async def send(message: Any) -> None:
+            return None
+
+        await app(scope, receive, send)
+
+    async def measure(kind: str, url: str | None) -> float:
+        os.environ[KIND_ENV] = kind
+        os.environ.pop(URL_ENV, None)
+        if url:
+            os.environ[URL_ENV] = url
+        app = make_app()
+        await app.startup()
+        try:
+            bodies = [
+                BODY_BYTES.replace(SESSION_ID.encode(), f"s-{i}".encode()) for i in range(POOL)
+            ]
+            for i in range(0, 4096, 64):  # warm-up; creates entries
+                await asyncio.gather(*(one(app, bodies[(i + j) % POOL]) for j in range(64)))
+            start = time.process_time()
+            for i in range(0, calls, 64):
+                await asyncio.gather(*(one(app, bodies[(i + j) % POOL]) for j in range(64)))
+            return (time.process_time() - start) * 1e6 / calls
+        finally:
+            await app.shutdown()
+
+    redis = None
+    out: dict[str, list[float]] = {}
+    try:
+        plan: list[tuple[str, str | None]] = [("stateless", None)]
+        for name in args.stores:
+            if name == "redis":
+                redis, rport = start_redis(args.load_cpu, workdir)
+                plan.append((name, f"redis://127.0.0.1:{rport}/0"))
+            elif name == "sqlite":
+                plan.append((name, f"sqlite:///{workdir / 'in-process.db'}"))
+            else:
+                plan.append((name, "memory://"))
+        for _ in range(args.rounds):
+            for name, url in plan:
+                us = asyncio.run(measure(name, url))
+                log(f"  in process {name:<10} {us:6.1f} us CPU per call")
+                out.setdefault(name, []).append(us)
+    finally:
+        if redis is not None:
+            stop(redis)
+    medians = {k: statistics.median(v) for k, v in out.items()}
+    print("\n== in process, CPU per call (medians; no server, no wrk) ==")
+    for name, us in medians.items():
+        base = medians["stateless"]
+        print(f"{name:<10} {us:6.1f} us   x stateless CPU: {base / us:.3f}")
+    return medians
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="Stateful NUGU path: memory, SQLite, Redis vs stateless (docs/benchmarks.md)",
@@ -406,6 +478,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--load-cpu", default="1", help="core for wrk and redis-server")
     p.add_argument("--no-pin", action="store_true")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="measure the apps' CPU per call in this process instead (no server, no wrk)",
+    )
     args = p.parse_args(argv)
     if args.no_pin or shutil.which("taskset") is None:
         args.server_cpu = args.load_cpu = None
@@ -420,6 +497,10 @@ def main(argv: list[str] | None = None) -> int:
     load1 = os.getloadavg()[0]
     if load1 > 0.5:
         log(f"NOTE: load average is {load1:.2f}; other work shares the cores. Trust ratios only.")
+    if args.in_process:
+        with tempfile.TemporaryDirectory(prefix="voicehook-store-bench-") as tmp:
+            in_process(args, Path(tmp))
+        return 0
     with tempfile.TemporaryDirectory(prefix="voicehook-store-bench-") as tmp:
         results = run(args, Path(tmp))
     results["settings"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
