@@ -118,6 +118,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for problem in play.problems():
         print(f"voicehook serve: warning: {problem}", file=sys.stderr)
+    if settings.workers > 1 and (settings.store or "memory:").lower().startswith("memory:"):
+        print(
+            f"voicehook serve: warning: {settings.workers} workers without a shared store: "
+            "session state in memory is not shared between workers, so a conversation loses "
+            "it when its next turn reaches another worker; use --store sqlite:///state.db",
+            file=sys.stderr,
+        )
     if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_keys:
         print(
             "voicehook serve: warning: no --api-key set; anyone who can reach "
