@@ -117,6 +117,7 @@ class NuguEndpoint:
             )
         params = spec.template.copy()
         types: dict[str, str | None] = {}
+        plain = True
         if wire_params:
             for key, p in wire_params.items():
                 if p is None:
@@ -125,6 +126,7 @@ class NuguEndpoint:
                 value = p.value
                 if value is not None and type(value) is not str:
                     value = _scalar_text(value)
+                    plain = plain and type(value) is str
                 params[key] = value
                 types[key] = p.type
         event = req.event
@@ -147,6 +149,7 @@ class NuguEndpoint:
             request_id,
             self.app,
         )
+        request.plain = plain
         result = await self.play.call(request, spec)
         body_out = _encode_response(
             _Response(version, result.result_code, result.output, result.directives)

@@ -379,10 +379,6 @@ class Play:
                 _echo(request.params),
                 error=f"action {spec.name!r} has no handler",
             )
-        code = "OK"
-        error = None
-        directives: list[dict[str, Any]] = []
-        changes: Mapping[str, object] | None = None
         loop = asyncio.get_running_loop()
         watch = self._watch
         if watch is None or watch.loop is not loop:
@@ -405,12 +401,43 @@ class Play:
         except BaseException as exc:  # re-raised below unless the deadline caused it
             failure = exc
         watch.due.pop(key, None)
-        if key in watch.expired and task is not None:
+        if watch.expired and key in watch.expired and task is not None:
             watch.expired.discard(key)
             # The deadline passed: our cancel() hit the handler (or it swallowed it).
             if task.uncancel() > 0 and isinstance(failure, asyncio.CancelledError):
                 raise failure  # cancelled from outside too (client gone, shutdown)
             failure = _DeadlinePassed()
+        if failure is None and type(result) is dict and request._states is None:
+            # The common case: output values from a plain handler, no state to save.
+            params = request.params
+            if request.plain:
+                output: dict[str, str | None] = params.copy()
+            else:
+                output = {}
+                for k, v in params.items():
+                    output[k] = v if v is None or type(v) is str else to_output_value(v)
+            for k, v in result.items():
+                if (v is None or type(v) is str) and k in output:
+                    output[k] = v
+                else:
+                    break  # a number, an undeclared key: the general path handles it
+            else:
+                return ActionResult("OK", output, [], None)
+        return await self._finish(spec, request, result, failure)
+
+    async def _finish(
+        self,
+        spec: ActionSpec,
+        request: ActionRequest,
+        result: object,
+        failure: BaseException | None,
+    ) -> ActionResult:
+        """Turn any handler outcome into a result: codes, errors, directives, state."""
+        settings = self.settings
+        code = "OK"
+        error = None
+        directives: list[dict[str, Any]] = []
+        changes: Mapping[str, object] | None = None
         try:
             if failure is not None:
                 raise failure

@@ -185,6 +185,7 @@ class ActionRequest:
         "interfaces",
         "param_types",
         "params",
+        "plain",
         "profile",
         "raw",
         "request_id",
@@ -210,6 +211,8 @@ class ActionRequest:
     ) -> None:
         self.action = action
         self.params = params
+        #: True when a channel guarantees every value in ``params`` is a str or None.
+        self.plain = False
         self.param_types = param_types or {}
         self.session: SessionInfo = session or _NO_SESSION
         self.device: DeviceInfo = device or _NO_DEVICE
