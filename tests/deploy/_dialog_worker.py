@@ -15,9 +15,10 @@ import sys
 import msgspec
 
 from tests.state._pizza import make_play
-from voicehook.dialog import DialogEngine, InProcessBackend
+from voicehook.dialog import DialogEngine
 from voicehook.dialog.nlu import SimpleTokenizer
 from voicehook.dialog.runtime import DialogRuntime
+from voicehook.server import InProcessBackend
 from voicehook.store import open_store
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from voicehook.dialog.backend import BackendReply, InProcessBackend
+from voicehook.dialog.backend import BackendReply
 from voicehook.dialog.engine import (
     DeviceEvent,
     DialogEngine,
@@ -28,6 +28,7 @@ from voicehook.dialog.session import (
     encode_state,
 )
 from voicehook.play import ActionRequest, Play, PlayError, Reply, load_definition
+from voicehook.server.inprocess import InProcessBackend
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "plays" / "engine"
 DEFINITION = load_definition(FIXTURE)

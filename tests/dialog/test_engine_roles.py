@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from voicehook.dialog.backend import InProcessBackend
 from voicehook.dialog.engine import DialogEngine, EngineSettings, TurnResult
 from voicehook.dialog.nlu import SimpleTokenizer
 from voicehook.dialog.session import DialogState, ExceptionWait, SlotWait
 from voicehook.play import ActionRequest, Play, PlayError, parse_definition
+from voicehook.server.inprocess import InProcessBackend
 
 PLAY_YAML = """\
 name: roles

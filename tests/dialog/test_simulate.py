@@ -11,9 +11,9 @@ import pytest
 
 from voicehook.cli.loading import load_play
 from voicehook.cli.simulate import CommandError, Style, format_turn, parse_line
-from voicehook.dialog.backend import InProcessBackend
 from voicehook.dialog.engine import DeviceEvent, DialogEngine, Reset, UserText
 from voicehook.dialog.nlu import SimpleTokenizer
+from voicehook.server.inprocess import InProcessBackend
 
 PLAY_DIR = Path(__file__).parents[1] / "fixtures" / "plays" / "engine"
 

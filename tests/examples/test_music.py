@@ -11,8 +11,8 @@ import pytest
 from voicehook.cli import main
 from voicehook.cli.loading import load_play
 from voicehook.dialog.prompts import Filters, render
-from voicehook.nugu.testing import NuguAnswer, NuguTestClient
 from voicehook.play import Play
+from voicehook.testing import NuguAnswer, NuguTestClient
 
 MUSIC = Path(__file__).resolve().parents[2] / "examples" / "music"
 CDN = "https://cdn.example.com/music"

@@ -16,11 +16,11 @@ import yaml
 
 from voicehook.cli import main
 from voicehook.cli.loading import load_play
-from voicehook.dialog import DialogEngine, InProcessBackend
-from voicehook.nugu.testing import NuguAnswer, NuguTestClient
+from voicehook.dialog import DialogEngine
 from voicehook.play import Play
-from voicehook.server import Settings
+from voicehook.server import InProcessBackend, Settings
 from voicehook.store import MemoryStore
+from voicehook.testing import NuguAnswer, NuguTestClient
 
 QUIZ = Path(__file__).resolve().parents[2] / "examples" / "quiz"
 BANK: dict[str, dict[str, Any]] = {

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from voicehook.cli.loading import load_play
-from voicehook.nugu.testing import NuguTestClient
+from voicehook.testing import NuguTestClient
 
 WEATHER = Path(__file__).resolve().parents[2] / "examples" / "weather"
 

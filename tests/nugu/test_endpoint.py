@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from voicehook import ActionRequest, Play, PlayError, Reply, Settings, directives
-from voicehook.nugu.testing import NuguTestClient
 from voicehook.play import parse_definition
+from voicehook.testing import NuguTestClient
 
 PLAY_YAML = """
 name: weather

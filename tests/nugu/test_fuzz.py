@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from voicehook import ActionRequest, Play
-from voicehook.nugu.testing import NuguAnswer, NuguTestClient
 from voicehook.play import parse_definition
+from voicehook.testing import NuguAnswer, NuguTestClient
 
 from .test_endpoint import DEVICE_REQUEST, EVENT_REQUEST, PLAY_BUILDER_REQUEST
 

@@ -10,8 +10,8 @@ import pytest
 
 from tests._support.redis_server import RedisServer, redis_server_binary
 from tests.state.conftest import counter_play
-from voicehook.nugu.testing import NuguTestClient
 from voicehook.server import Settings
+from voicehook.testing import NuguTestClient
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])

@@ -9,10 +9,11 @@ import pytest
 
 from tests.state._pizza import make_play
 from tests.state.conftest import CountingStore
-from voicehook.dialog import DialogEngine, InProcessBackend
+from voicehook.dialog import DialogEngine
 from voicehook.dialog.nlu import SimpleTokenizer
 from voicehook.dialog.runtime import DialogConflict, DialogRuntime
 from voicehook.dialog.session import ExceptionWait, SlotWait
+from voicehook.server import InProcessBackend
 from voicehook.store import ConflictError, MemoryStore
 
 

@@ -12,8 +12,8 @@ import logging
 import pytest
 
 from tests.state.conftest import CountingStore, counter_play, private_profile
-from voicehook.nugu.testing import NuguTestClient
 from voicehook.store import MemoryStore
+from voicehook.testing import NuguTestClient
 
 SID = "85964e40-cf9c-4eae-841b-d736d5ef9060"
 

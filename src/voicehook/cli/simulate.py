@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from voicehook.cli.loading import TargetError, load_play
-from voicehook.dialog.backend import Backend, HttpBackend, InProcessBackend
+from voicehook.dialog.backend import Backend, HttpBackend
 from voicehook.dialog.engine import (
     DeviceEvent,
     DialogEngine,
@@ -35,6 +35,7 @@ from voicehook.dialog.engine import (
 )
 from voicehook.dialog.session import DialogState
 from voicehook.play import DefinitionError, PlayDefinition, load_definition
+from voicehook.server.inprocess import InProcessBackend
 
 HELP = """commands:
   TEXT                        say something (the invocation name alone opens the play)

@@ -2,6 +2,7 @@
 
 The main names are importable from here; they load on first use, so importing one
 submodule (``voicehook.dialog.prompts``) does not pull in the engine and its HTTP client.
+To run a play's own app as the engine's backend, use ``voicehook.server.InProcessBackend``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from voicehook.dialog.backend import Backend, BackendReply, HttpBackend, InProcessBackend
+    from voicehook.dialog.backend import Backend, BackendReply, HttpBackend
     from voicehook.dialog.engine import (
         BackendCall,
         DeviceEvent,
@@ -20,13 +21,13 @@ if TYPE_CHECKING:
         TurnResult,
         UserText,
     )
+    from voicehook.dialog.runtime import DialogConflict, DialogRuntime
     from voicehook.dialog.session import DialogState, decode_state, encode_state
 
 _EXPORTS = {
     "Backend": "voicehook.dialog.backend",
     "BackendReply": "voicehook.dialog.backend",
     "HttpBackend": "voicehook.dialog.backend",
-    "InProcessBackend": "voicehook.dialog.backend",
     "BackendCall": "voicehook.dialog.engine",
     "DeviceEvent": "voicehook.dialog.engine",
     "DialogEngine": "voicehook.dialog.engine",
@@ -34,6 +35,8 @@ _EXPORTS = {
     "Reset": "voicehook.dialog.engine",
     "TurnResult": "voicehook.dialog.engine",
     "UserText": "voicehook.dialog.engine",
+    "DialogConflict": "voicehook.dialog.runtime",
+    "DialogRuntime": "voicehook.dialog.runtime",
     "DialogState": "voicehook.dialog.session",
     "decode_state": "voicehook.dialog.session",
     "encode_state": "voicehook.dialog.session",
@@ -44,11 +47,12 @@ __all__ = [
     "BackendCall",
     "BackendReply",
     "DeviceEvent",
+    "DialogConflict",
     "DialogEngine",
+    "DialogRuntime",
     "DialogState",
     "EngineSettings",
     "HttpBackend",
-    "InProcessBackend",
     "Reset",
     "TurnResult",
     "UserText",

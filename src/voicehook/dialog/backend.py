@@ -1,4 +1,7 @@
-"""Backends the dialog engine calls: a play's ASGI app in process, or any URL over HTTP.
+"""Backends the dialog engine calls: any backend proxy URL over HTTP (and the protocol).
+
+``voicehook.server.InProcessBackend`` answers the same protocol with a play's own app, in
+process (it lives in the server layer because it runs the server's ASGI app).
 
 A backend only moves bytes: it POSTs a request body to ``{base}/{action}`` and returns the
 HTTP status and the raw body (or the transport error). The engine interprets the answer, so
@@ -7,16 +10,12 @@ both backends are judged by exactly the same rules.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import MutableMapping
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiohttp
 import msgspec
 
-from voicehook.play.app import Play
-
-__all__ = ["Backend", "BackendReply", "HttpBackend", "InProcessBackend"]
+__all__ = ["Backend", "BackendReply", "HttpBackend"]
 
 
 class BackendReply(msgspec.Struct, frozen=True):
@@ -37,89 +36,6 @@ class Backend(Protocol):
     async def aclose(self) -> None:
         """Release connections and stop anything the backend started."""
         ...
-
-
-class InProcessBackend:
-    """Runs the play's real ASGI app (``create_app(play)``) inside this process.
-
-    Each call goes through the whole NUGU path (routing, decoding, the handler, the echo
-    rule, encoding) by calling the ASGI app with a synthetic HTTP scope. The app's lifespan
-    (startup hooks, store, HTTP client) starts on the first call and stops in :meth:`aclose`.
-    """
-
-    def __init__(self, play: Play, *, settings: Any = None, api_key: str | None = None) -> None:
-        from voicehook.server.app import create_app
-
-        self.app = create_app(play, settings)
-        self._prefix = self.app.settings.prefix
-        self._api_key = api_key
-        self._lock = asyncio.Lock()
-
-    async def start(self) -> None:
-        """Run the app's startup (done automatically on the first call)."""
-        async with self._lock:
-            if not self.app.started:
-                await self.app.startup()
-
-    async def call(self, action: str, body: bytes, *, timeout: float) -> BackendReply:
-        if not self.app.started:
-            await self.start()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"accept", b"application/json, */*"),
-        ]
-        if self._api_key:
-            headers.append((b"authorization", f"token {self._api_key}".encode()))
-        path = f"{self._prefix}/{action}"
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": headers,
-            "client": ("127.0.0.1", 0),
-            "server": ("127.0.0.1", 80),
-        }
-        sent = False
-
-        async def receive() -> MutableMapping[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.Event().wait()  # the client never disconnects
-            return {"type": "http.disconnect"}
-
-        status: int | None = None
-        chunks: list[bytes] = []
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            elif message["type"] == "http.response.body":
-                chunks.append(bytes(message.get("body", b"")))
-
-        try:
-            await asyncio.wait_for(self.app(scope, receive, send), timeout)
-        except TimeoutError:
-            return BackendReply(error=f"timeout after {timeout:g} s")
-        except Exception as exc:  # the app crashed: the DM would see a broken connection
-            return BackendReply(error=f"the app raised {type(exc).__name__}: {exc}")
-        if status is None:
-            return BackendReply(error="the app sent no response")
-        return BackendReply(status=status, body=b"".join(chunks))
-
-    async def aclose(self) -> None:
-        async with self._lock:
-            if self.app.started:
-                await self.app.shutdown()
 
 
 class HttpBackend:

@@ -1,5 +1,12 @@
 """Helpers for testing plays with pytest.
 
+Call a play's actions in process, as NUGU would::
+
+    from voicehook.testing import NuguTestClient
+
+    async with NuguTestClient(play) as client:
+        answer = await client.call("answer.weather", {"location": "서울"})
+
 Run a transcript file (scripted conversations, see ``docs/simulator.md``) and assert that it
 passed::
 
@@ -22,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from voicehook.dialog.nlu import Tokenizer, default_tokenizer
+from voicehook.testing.nugu import NuguAnswer, NuguTestClient
 from voicehook.testing.transcripts import (
     ConversationReport,
     Mismatch,
@@ -35,6 +43,8 @@ from voicehook.testing.transcripts import (
 __all__ = [
     "ConversationReport",
     "Mismatch",
+    "NuguAnswer",
+    "NuguTestClient",
     "Report",
     "TranscriptError",
     "arun_transcripts",

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from voicehook.dialog.backend import Backend, HttpBackend, InProcessBackend
+from voicehook.dialog.backend import Backend, HttpBackend
 from voicehook.dialog.engine import (
     DeviceEvent,
     DialogEngine,
@@ -33,6 +33,7 @@ from voicehook.dialog.engine import (
 )
 from voicehook.dialog.nlu import Nlu, Tokenizer
 from voicehook.play.definition import PlayDefinition, load_definition
+from voicehook.server.inprocess import InProcessBackend
 
 __all__ = [
     "EXPECT_KEYS",

@@ -1,4 +1,4 @@
-"""A test client that calls a voicehook app in process, through the real ASGI path.
+"""A NUGU test client that calls a voicehook app in process, through the real ASGI path.
 
 No network, no server: the request goes through routing, limits, auth, decoding, the
 handler, the echo rule and encoding exactly as in production::
@@ -19,6 +19,7 @@ from voicehook.nugu.wire import build_request
 from voicehook.play.app import Play
 from voicehook.server.app import VoicehookApp, create_app
 from voicehook.server.config import Settings
+from voicehook.server.inprocess import call_asgi
 
 
 class NuguAnswer:
@@ -90,43 +91,10 @@ class NuguTestClient:
         chunk_size: int | None = None,
     ) -> NuguAnswer:
         """Send one raw HTTP request. ``chunk_size`` streams the body in pieces."""
-        raw_headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": raw_headers,
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8080),
-        }
-        size = chunk_size or max(len(body), 1)
-        pieces = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
-        messages = [
-            {"type": "http.request", "body": p, "more_body": i < len(pieces) - 1}
-            for i, p in enumerate(pieces)
-        ]
-
-        async def receive() -> dict[str, Any]:
-            if messages:
-                return messages.pop(0)
-            return {"type": "http.disconnect"}
-
-        sent: list[Mapping[str, Any]] = []
-
-        async def send(message: Mapping[str, Any]) -> None:
-            sent.append(message)
-
-        await self.app(scope, receive, send)
-        start = next(m for m in sent if m["type"] == "http.response.start")
-        out = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-        hdrs = {k.decode().lower(): v.decode() for k, v in start.get("headers", [])}
-        return NuguAnswer(int(start["status"]), hdrs, out)
+        status, hdrs, out = await call_asgi(
+            self.app, method, path, body, headers, chunk_size=chunk_size
+        )
+        return NuguAnswer(status, hdrs, out)
 
     async def post(
         self, path: str, body: Any, headers: Mapping[str, str] | None = None
