@@ -562,10 +562,15 @@ def main(argv: list[str] | None = None) -> int:
         for scenario in scenarios:
             failed += run_scenario(scenario, args, Path(tmp), results)
     results["failed_targets"] = failed
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-        log(f"results written to {args.json}")
+    return finish(results, failed, args.json)
+
+
+def finish(results: dict[str, Any], failed: list[str], json_path: Path | None) -> int:
+    """Write the JSON results (if asked), print the missed targets; the exit code."""
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        log(f"results written to {json_path}")
     if failed:
         print("\nnot met: " + ", ".join(failed))
     return 1 if failed else 0

@@ -24,15 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import BODY_BYTES  # noqa: E402
+from bench.run import free_port  # noqa: E402
 
 PY = str(ROOT / ".venv" / "bin" / "python")
 APP = "bench.apps.voicehook_app:app"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def tree_cpu(pid: int) -> float:

@@ -38,7 +38,9 @@ if str(ROOT) not in sys.path:
 
 from bench.common import AUTH_HEADER, BODY_BYTES, PATH, weather_for  # noqa: E402
 from bench.run import (  # noqa: E402
+    UVICORN_FLAGS,
     cpu_seconds,
+    finish,
     free_port,
     http_call,
     log,
@@ -54,18 +56,6 @@ URL_ENV = "VOICEHOOK_STORE_BENCH_URL"
 SESSION_ID = "85964e40-cf9c-4eae-841b-d736d5ef9060"  # the id inside BODY_BYTES
 POOL = 10_000
 MIN_RATIO = 0.5  # SQLite and Redis >= 0.5 x stateless (docs/benchmarks.md)
-UVICORN_FLAGS = [
-    "--loop",
-    "uvloop",
-    "--http",
-    "httptools",
-    "--no-access-log",
-    "--log-level",
-    "warning",
-    "--workers",
-    "1",
-]
-
 LUA = """\
 -- Requests are built once in init(): request() only picks the next one, so wrk spends as
 -- little CPU per request as with bench/run.py's static body.
@@ -506,13 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     results["settings"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     results["loadavg_at_start"] = load1
     failed = report(results, args.connections)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-        log(f"results written to {args.json}")
-    if failed:
-        print("\nnot met: " + ", ".join(failed))
-    return 1 if failed else 0
+    return finish(results, failed, args.json)
 
 
 if __name__ == "__main__":
