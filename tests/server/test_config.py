@@ -95,5 +95,7 @@ def test_flags_beat_environment_beat_file(tmp_path: Path, monkeypatch: pytest.Mo
     assert s.prefix == "/flag"  # flag over environment
     assert s.max_body == 2048  # file over default
     assert s.api_keys == ("from-file",)
+    assert s.default_store is True  # serve keeps state in SQLite unless told otherwise
+    assert Settings().default_store is False  # create_app() opens no store by itself
     s2 = resolve_settings(_args(config=str(f), api_keys=["a", "b"]))
     assert s2.api_keys == ("a", "b")

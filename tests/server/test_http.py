@@ -92,7 +92,7 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> 
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-async def test_voicehook_serve_cli(workers: int) -> None:
+async def test_voicehook_serve_cli(workers: int, tmp_path: Path) -> None:
     port = free_port()
     env = dict(os.environ, WEATHER_TODAY="2026-11-22", VOICEHOOK_API_KEYS="")
     env.pop("WEATHER_UPSTREAM_URL", None)
@@ -111,7 +111,8 @@ async def test_voicehook_serve_cli(workers: int) -> None:
             "/nugu",
         ],
         env=env,
-        stdout=subprocess.PIPE,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
@@ -122,6 +123,51 @@ async def test_voicehook_serve_cli(workers: int) -> None:
                 build_request("answer.weather", {"location": "서울", "day": "TODAY"}),
             )
             assert status == 200 and data["resultCode"] == "OK"
+        assert not (tmp_path / "voicehook-state.db").exists()  # no state used, no file
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def test_serve_keeps_state_in_the_default_sqlite_file(tmp_path: Path) -> None:
+    """Without --store, ``serve`` keeps session state in ./voicehook-state.db, created on
+    first use; a stateless play never creates it (checked in test_voicehook_serve_cli)."""
+    port = free_port()
+    env = dict(os.environ)
+    for key in ("VOICEHOOK_STORE", "VOICEHOOK_DEFAULT_STORE"):
+        env.pop(key, None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "voicehook",
+            "serve",
+            str(ROOT / "examples" / "quiz"),
+            "--port",
+            str(port),
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await asyncio.to_thread(_wait_http, f"{base}/health", proc)
+        assert not (tmp_path / "voicehook-state.db").exists()
+        start = build_request("quiz.start", {}, session_id="s-default-store")
+        status, data = await _post(f"{base}/quiz.start", start)
+        assert status == 200 and data["resultCode"] == "OK", data
+        assert data["output"]["number"] == "1"
+        answer = build_request("quiz.answer", {"answer": "모름"}, session_id="s-default-store")
+        status, data = await _post(f"{base}/quiz.answer", answer)
+        assert status == 200 and data["resultCode"] == "OK", data
+        assert data["output"]["number"] == "2"  # progress came from the store
+        assert (tmp_path / "voicehook-state.db").exists()
     finally:
         proc.send_signal(signal.SIGINT)
         try:

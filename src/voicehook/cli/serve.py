@@ -47,7 +47,11 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
 
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
-    base = Settings.from_file(args.config) if args.config else Settings()
+    # The server command keeps state in SQLite under the working directory unless told
+    # otherwise (--store, VOICEHOOK_STORE, or VOICEHOOK_DEFAULT_STORE=false).
+    base = Settings(default_store=True)
+    if args.config:
+        base = Settings.from_file(args.config, base=base)
     settings = Settings.from_env(base=base)
     flags = {
         "host": args.host,
@@ -76,6 +80,7 @@ def _export(settings: Settings, target: str) -> None:
         "store",
         "access_log",
         "log_level",
+        "default_store",
         "failure_code",
         "timeout_code",
         "unknown_action_code",
@@ -118,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for problem in play.problems():
         print(f"voicehook serve: warning: {problem}", file=sys.stderr)
-    if settings.workers > 1 and (settings.store or "memory:").lower().startswith("memory:"):
+    shared = settings.store or ("sqlite://" if settings.default_store else "memory:")
+    if settings.workers > 1 and shared.lower().startswith("memory:"):
         print(
             f"voicehook serve: warning: {settings.workers} workers without a shared store: "
             "session state in memory is not shared between workers, so a conversation loses "

@@ -55,6 +55,7 @@ class VoicehookApp:
         self._store_url = settings.store
         self.context = AppContext(play.name, store=store)
         self._owns_store = store is None
+        self._ping_store = store is not None or bool(settings.store)
         auth = TokenAuth(settings.api_keys, settings.play_builder) if settings.api_keys else None
         self.nugu = NuguEndpoint(play, self.context, auth)
         prefix = settings.prefix
@@ -105,6 +106,15 @@ class VoicehookApp:
             opener = getattr(ctx.store, "open", None)
             if opener is not None:
                 await opener()
+        elif self.settings.default_store:
+            # The embedded default: opened by its first use, not here.
+            from voicehook.store import DEFAULT_SQLITE_PATH, SQLiteStore
+
+            ctx.store = SQLiteStore(DEFAULT_SQLITE_PATH)
+            logger.info(
+                "state store: SQLite at %s (created on first use; choose with --store)",
+                DEFAULT_SQLITE_PATH,
+            )
         if ctx.http is None:
             ctx.http = HttpClient(timeout=self.settings.upstream_timeout)
             await ctx.http.open()
@@ -341,7 +351,7 @@ class VoicehookApp:
         """Run the store ping and the play's health checks; name -> problem for failures."""
         checks: dict[str, Awaitable[object]] = {}
         ctx = self.context
-        if ctx.store is not None:
+        if ctx.store is not None and self._ping_store:
             checks["store"] = ctx.store.ping()
         for name, fn in self.play.health_checks.items():
             checks[name] = fn(ctx)

@@ -31,7 +31,8 @@ class Settings:
     timeout_code              VOICEHOOK_TIMEOUT_CODE              BACKEND_TIMEOUT
     unknown_action_code       VOICEHOOK_UNKNOWN_ACTION_CODE       UNKNOWN_ACTION
     output_policy             VOICEHOOK_OUTPUT_POLICY             stringify
-    store                     VOICEHOOK_STORE                     none
+    store                     VOICEHOOK_STORE                     none (see default_store)
+    default_store             VOICEHOOK_DEFAULT_STORE             false (``serve``: true)
     access_log                VOICEHOOK_ACCESS_LOG                false
     log_level                 VOICEHOOK_LOG_LEVEL                 info
     health_timeout            VOICEHOOK_HEALTH_TIMEOUT            2.0 seconds
@@ -52,6 +53,9 @@ class Settings:
     unknown_action_code: str = "UNKNOWN_ACTION"
     output_policy: str = "stringify"
     store: str | None = None
+    #: With no ``store``: use SQLite at ``./voicehook-state.db``, opened on first use (so a
+    #: play that keeps no state never creates the file). ``voicehook serve`` turns it on.
+    default_store: bool = False
     access_log: bool = False
     log_level: str = "info"
     health_timeout: float = 2.0
