@@ -1,4 +1,4 @@
-"""The weather example: ``answer.weather`` and ``answer.weekday``.
+"""The weather example: ``answer.weather`` and ``ask.weekday``.
 
 Run it: ``voicehook serve examples/weather``. Try it in Korean:
 ``voicehook simulate examples/weather``.
@@ -138,7 +138,7 @@ async def weather(req: ActionRequest) -> dict[str, Any]:
     return {"when": when, "weather": data["sky"], "temperature": data["temperature"]}
 
 
-@play.action("answer.weekday")
+@play.action("ask.weekday")
 async def weekday(req: ActionRequest) -> dict[str, str]:
     target, when = resolve_date(
         today(), req.params["day"], req.params["month"], req.params["date"], past_ok=True

@@ -42,4 +42,4 @@ def test_check_cli_exits_0_for_weather(capsys: pytest.CaptureFixture[str]) -> No
         code = main(["check", str(weather), "--backend", url, "--max-requests", "6"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "answer.weather" in out and "answer.weekday" in out
+    assert "answer.weather" in out and "ask.weekday" in out

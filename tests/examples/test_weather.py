@@ -87,7 +87,7 @@ async def test_next_february_is_meant_in_november(client: NuguTestClient) -> Non
 async def test_weekday(
     client: NuguTestClient, params: dict[str, str], when: str, weekday: str
 ) -> None:
-    answer = await client.call("answer.weekday", params)
+    answer = await client.call("ask.weekday", params)
     assert answer.result_code == "OK"
     assert (answer.output["when"], answer.output["weekday"]) == (when, weekday)
 
