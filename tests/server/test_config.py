@@ -99,3 +99,36 @@ def test_flags_beat_environment_beat_file(tmp_path: Path, monkeypatch: pytest.Mo
     assert Settings().default_store is False  # create_app() opens no store by itself
     s2 = resolve_settings(_args(config=str(f), api_keys=["a", "b"]))
     assert s2.api_keys == ("a", "b")
+
+
+async def test_mounted_under_a_root_path_like_starlette_mount() -> None:
+    """Starlette's Mount passes the full path with the mount point in root_path."""
+    from voicehook import ActionRequest, Play, create_app
+    from voicehook.nugu.wire import build_request
+
+    play = Play("mounted")
+
+    @play.action("answer.x", backend=["y"])
+    async def x(req: ActionRequest) -> dict[str, str]:
+        return {"y": "네"}
+
+    app = create_app(play)
+    body = __import__("json").dumps(build_request("answer.x", {})).encode()
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/nugu/answer.x",
+        "root_path": "/nugu",
+        "headers": [(b"content-type", b"application/json")],
+    }
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 200
+    assert b'"y":"\xeb\x84\xa4"' in sent[1]["body"]  # type: ignore[operator]
