@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -91,39 +93,33 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> 
     raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-async def test_voicehook_serve_cli(workers: int, tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def _serve(
+    play: str, *flags: str, cwd: Path, env: dict[str, str]
+) -> AsyncIterator[tuple[str, str]]:
+    """Run ``voicehook serve`` as a real process; yields (base URL, health path prefix)."""
     port = free_port()
-    env = dict(os.environ, WEATHER_TODAY="2026-11-22", VOICEHOOK_API_KEYS="")
-    env.pop("WEATHER_UPSTREAM_URL", None)
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "voicehook",
             "serve",
-            str(ROOT / "examples" / "weather"),
+            str(ROOT / "examples" / play),
             "--port",
             str(port),
-            "--workers",
-            str(workers),
-            "--prefix",
-            "/nugu",
+            *flags,
         ],
         env=env,
-        cwd=tmp_path,
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    prefix = flags[flags.index("--prefix") + 1] if "--prefix" in flags else ""
+    base = f"http://127.0.0.1:{port}"
     try:
-        await asyncio.to_thread(_wait_http, f"http://127.0.0.1:{port}/nugu/health", proc)
-        for _ in range(4):
-            status, data = await _post(
-                f"http://127.0.0.1:{port}/nugu/answer.weather",
-                build_request("answer.weather", {"location": "서울", "day": "TODAY"}),
-            )
-            assert status == 200 and data["resultCode"] == "OK"
-        assert not (tmp_path / "voicehook-state.db").exists()  # no state used, no file
+        await asyncio.to_thread(_wait_http, f"{base}{prefix}/health", proc)
+        yield base, prefix
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -133,31 +129,28 @@ async def test_voicehook_serve_cli(workers: int, tmp_path: Path) -> None:
             proc.wait()
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_voicehook_serve_cli(workers: int, tmp_path: Path) -> None:
+    env = dict(os.environ, WEATHER_TODAY="2026-11-22", VOICEHOOK_API_KEYS="")
+    env.pop("WEATHER_UPSTREAM_URL", None)
+    flags = ("--workers", str(workers), "--prefix", "/nugu")
+    async with _serve("weather", *flags, cwd=tmp_path, env=env) as (base, prefix):
+        for _ in range(4):
+            status, data = await _post(
+                f"{base}{prefix}/answer.weather",
+                build_request("answer.weather", {"location": "서울", "day": "TODAY"}),
+            )
+            assert status == 200 and data["resultCode"] == "OK"
+        assert not (tmp_path / "voicehook-state.db").exists()  # no state used, no file
+
+
 async def test_serve_keeps_state_in_the_default_sqlite_file(tmp_path: Path) -> None:
     """Without --store, ``serve`` keeps session state in ./voicehook-state.db, created on
     first use; a stateless play never creates it (checked in test_voicehook_serve_cli)."""
-    port = free_port()
     env = dict(os.environ)
     for key in ("VOICEHOOK_STORE", "VOICEHOOK_DEFAULT_STORE"):
         env.pop(key, None)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "voicehook",
-            "serve",
-            str(ROOT / "examples" / "quiz"),
-            "--port",
-            str(port),
-        ],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await asyncio.to_thread(_wait_http, f"{base}/health", proc)
+    async with _serve("quiz", cwd=tmp_path, env=env) as (base, _):
         assert not (tmp_path / "voicehook-state.db").exists()
         start = build_request("quiz.start", {}, session_id="s-default-store")
         status, data = await _post(f"{base}/quiz.start", start)
@@ -168,10 +161,3 @@ async def test_serve_keeps_state_in_the_default_sqlite_file(tmp_path: Path) -> N
         assert status == 200 and data["resultCode"] == "OK", data
         assert data["output"]["number"] == "2"  # progress came from the store
         assert (tmp_path / "voicehook-state.db").exists()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
