@@ -30,6 +30,8 @@ def no_uvicorn(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]
 def test_workers_without_a_shared_store_warn(
     no_uvicorn: list[dict[str, Any]], capsys: pytest.CaptureFixture[str], store: str | None
 ) -> None:
+    if store is None:  # no store at all: the embedded SQLite default switched off
+        os.environ["VOICEHOOK_DEFAULT_STORE"] = "false"
     args = ["serve", str(QUIZ), "--workers", "2"] + (["--store", store] if store else [])
     assert main(args) == 0
     assert no_uvicorn and no_uvicorn[0]["workers"] == 2
@@ -37,7 +39,13 @@ def test_workers_without_a_shared_store_warn(
 
 
 @pytest.mark.parametrize(
-    "args", [["--workers", "2", "--store", "sqlite:///x.db"], ["--store", "memory://"], []]
+    "args",
+    [
+        ["--workers", "2", "--store", "sqlite:///x.db"],
+        ["--workers", "2"],  # the default store: SQLite under the working directory
+        ["--store", "memory://"],
+        [],
+    ],
 )
 def test_no_warning_when_state_is_shared_or_one_process(
     no_uvicorn: list[dict[str, Any]], capsys: pytest.CaptureFixture[str], args: list[str]
