@@ -10,8 +10,10 @@ NUGU sends no session attributes, so the backend keeps the round itself:
 - user state (``req.user_state()``): the best score, where NUGU gives a stable user key
   (Private Play ``userKey``). Without one, the best score of this session is used.
 
-The quiz needs a store. Without ``--store`` it keeps the state in memory and logs a warning:
-fine for a demo with one process, wrong with several workers or machines.
+The quiz needs a store. ``voicehook serve`` without ``--store`` uses SQLite at
+``./voicehook-state.db``. An app made in code without a store (``create_app(play)``) keeps the
+state in memory and logs a warning: fine for a demo with one process, wrong with several
+workers or machines.
 """
 
 from __future__ import annotations
