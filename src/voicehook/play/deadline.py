@@ -16,7 +16,16 @@ from typing import Any
 
 
 class DeadlineWatch:
-    """Cancels the tasks of calls that run past their deadline. One per event loop."""
+    """Cancels the tasks of calls that run past their deadline. One per event loop.
+
+    The protocol, kept inline in ``Play.call`` because it is on the hot path:
+
+    - start: ``key = next(watch.ids)``; ``watch.due[key] = (task, loop.time() + deadline)``;
+      ``watch.arm()`` when ``watch.handle`` is None;
+    - finish: ``watch.due.pop(key, None)``; the deadline passed (and the task got a
+      ``cancel()``) when ``key`` is in ``watch.expired``, which the caller then discards and
+      answers with ``task.uncancel()``.
+    """
 
     __slots__ = ("_tick", "due", "expired", "handle", "ids", "loop")
 
@@ -29,25 +38,9 @@ class DeadlineWatch:
         self.handle: asyncio.TimerHandle | None = None
         self.ids = itertools.count()
 
-    def start(self, task: asyncio.Task[Any], seconds: float) -> int:
-        """Watch ``task``; returns the id to :meth:`finish` it with."""
-        key = next(self.ids)
-        self.due[key] = (task, self.loop.time() + seconds)
-        if self.handle is None:
-            self.arm()
-        return key
-
     def arm(self) -> None:
         """Start the repeating check (it stops by itself when nothing is watched)."""
         self.handle = self.loop.call_later(self._tick, self._check)
-
-    def finish(self, key: int) -> bool:
-        """Stop watching; True when the call's deadline had passed (its task was cancelled)."""
-        self.due.pop(key, None)
-        if key in self.expired:
-            self.expired.discard(key)
-            return True
-        return False
 
     def _check(self) -> None:
         now = self.loop.time()
