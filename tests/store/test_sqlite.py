@@ -263,3 +263,214 @@ def test_works_under_uvloop(tmp_path: Path) -> None:
             await store.aclose()
 
     uvloop.run(main())
+
+
+# -- group commit: the puts of one event-loop iteration share one transaction ----------
+
+
+async def test_batched_puts_each_get_their_own_result(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        for i in range(4):
+            await store.put(f"k{i}", 0)
+        # One loop iteration: all of these wait for the same flush.
+        results = await asyncio.gather(
+            store.put("k0", 1, version=1),
+            store.put("k1", 1, version=7),  # wrong version: only this one fails
+            store.put("k2", 1, version=1),
+            store.put("k3", 1),  # create, but it exists: fails too
+            store.put("new", 1),
+            store.put("k2", 2, version=1),  # the same key twice: the second one conflicts
+            return_exceptions=True,
+        )
+        assert results[0] == 2 and results[2] == 2 and results[4] == 1
+        for i, actual in ((1, 1), (3, 1), (5, 2)):
+            err = results[i]
+            assert isinstance(err, ConflictError)
+            assert err.actual == actual
+        assert await store.get("k0") == Entry(1, 2)
+        assert await store.get("k1") == Entry(0, 1)
+        assert await store.get("k2") == Entry(1, 2)
+        assert await store.get("new") == Entry(1, 1)
+    finally:
+        await store.aclose()
+
+
+async def test_batched_puts_keep_ttl_and_expiry(tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = SQLiteStore(tmp_path / "s.db", clock=clock)
+    try:
+        await store.put("old", "a", ttl=1)
+        clock.now += 2  # "old" expired: a create may take the key again
+        assert await asyncio.gather(
+            store.put("old", "b"), store.put("short", 1, ttl=5), store.put("long", 1)
+        ) == [1, 1, 1]
+        clock.now += 10
+        assert await store.get("short") is None
+        assert await store.get("old") == Entry("b", 1)
+        assert await store.get("long") == Entry(1, 1)
+    finally:
+        await store.aclose()
+
+
+async def test_a_failing_statement_does_not_undo_the_others_of_its_batch(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    await store.open()
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        conn.execute(
+            "CREATE TRIGGER no_bad BEFORE INSERT ON voicehook_kv WHEN NEW.key = 'bad' "
+            "BEGIN SELECT RAISE(ABORT, 'bad key'); END"
+        )
+    try:
+        results = await asyncio.gather(
+            store.put("a", 1), store.put("bad", 1), store.put("b", 1), return_exceptions=True
+        )
+        assert results[0] == 1 and results[2] == 1
+        assert isinstance(results[1], StoreUnavailable)
+        assert "bad key" in str(results[1])
+        assert await store.get("a") == Entry(1, 1)
+        assert await store.get("b") == Entry(1, 1)
+        assert await store.get("bad") is None
+    finally:
+        await store.aclose()
+
+
+async def test_a_cancelled_put_that_has_not_run_is_not_written(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        await store.open()
+        kept = asyncio.create_task(store.put("kept", 1))
+        dropped = asyncio.create_task(store.put("dropped", 1))
+        await asyncio.sleep(0)  # both are waiting for the flush now
+        dropped.cancel()
+        assert await kept == 1
+        with pytest.raises(asyncio.CancelledError):
+            await dropped
+        assert await store.get("dropped") is None
+    finally:
+        await store.aclose()
+
+
+async def test_a_batch_waits_for_another_writer_on_the_thread(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    await store.put("a", 0)
+    locked, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=hold_write_lock, args=(path, locked, release))
+    holder.start()
+    try:
+        assert locked.wait(5)
+        writes = asyncio.gather(
+            store.put("a", 1, version=1),
+            store.put("b", 1),
+            store.put("a", 2),  # create, but "a" exists: conflicts
+            return_exceptions=True,
+        )
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+        assert not writes.done()  # the loop is free: the batch waits on the thread
+        assert await store.get("a") == Entry(0, 1)
+        release.set()
+        results = await writes
+        assert results[:2] == [2, 1]
+        assert isinstance(results[2], ConflictError)
+        assert results[2].actual == 2
+    finally:
+        release.set()
+        holder.join()
+    try:
+        assert await store.get("a") == Entry(1, 2)
+        assert await store.get("b") == Entry(1, 1)
+    finally:
+        await store.aclose()
+
+
+async def test_a_batch_locked_longer_than_busy_timeout_is_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path, busy_timeout=0.05)
+    await store.open()
+    locked, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=hold_write_lock, args=(path, locked, release))
+    holder.start()
+    try:
+        assert locked.wait(5)
+        results = await asyncio.gather(store.put("a", 1), store.put("b", 1), return_exceptions=True)
+        for r in results:
+            assert isinstance(r, StoreUnavailable)
+            assert "locked" in str(r)
+    finally:
+        release.set()
+        holder.join()
+    try:
+        assert await asyncio.gather(store.put("a", 1), store.put("b", 1)) == [1, 1]
+    finally:
+        await store.aclose()
+
+
+async def test_aclose_flushes_waiting_puts(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    await store.open()
+    write = asyncio.create_task(store.put("k", 1))
+    await asyncio.sleep(0)  # waiting for the flush
+    await store.aclose()
+    assert await write == 1
+    assert row_count(path) == 1
+
+
+MANY_KEYS_WORKER = textwrap.dedent(
+    """
+    import asyncio, os, sys, time
+    from voicehook.store import SQLiteStore, update
+
+    async def main(path, start_file, keys, tasks, per_task):
+        store = SQLiteStore(path)
+        await store.open()
+        deadline = time.monotonic() + 20
+        while not os.path.exists(start_file) and time.monotonic() < deadline:
+            await asyncio.sleep(0.001)
+
+        async def worker(n):
+            for i in range(per_task):
+                key = f"c{(n + i) % keys}"
+                await store.get(f"c{(n + i + 1) % keys}")  # reads between the writes
+                await update(store, key, lambda v: v + 1, default=0, retries=10_000)
+
+        await asyncio.gather(*(worker(n) for n in range(tasks)))
+        await store.aclose()
+
+    asyncio.run(main(sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])))
+    """
+)
+
+
+@pytest.mark.slow
+async def test_two_processes_batching_on_several_keys_count_exactly(tmp_path: Path) -> None:
+    # Many tasks per process, so each flush holds several puts (some on the same key) while
+    # the other process writes the same keys.
+    path = tmp_path / "shared.db"
+    start = tmp_path / "go"
+    store = SQLiteStore(path)
+    await store.open()
+    keys, tasks, per_task = 4, 16, 60
+    args = [str(path), str(start), str(keys), str(tasks), str(per_task)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", MANY_KEYS_WORKER, *args], stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    await asyncio.sleep(0.3)
+    start.touch()
+    for proc in procs:
+        _, err = await asyncio.to_thread(proc.communicate, timeout=60)
+        assert proc.returncode == 0, err.decode()
+    try:
+        total = 0
+        for i in range(keys):
+            entry = await store.get(f"c{i}")
+            assert entry is not None
+            assert entry.value == entry.version
+            total += entry.value
+        assert total == 2 * tasks * per_task
+    finally:
+        await store.aclose()

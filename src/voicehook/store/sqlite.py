@@ -12,6 +12,13 @@ How it works:
   microseconds, less than a hop to a thread and back. If the database is locked by another
   writer, the call does not wait there: it goes to the thread, which waits up to
   ``busy_timeout``. Checkpoints (the only ``fsync``) also run on the thread.
+- Group commit: on the fast path, the puts made during one event-loop iteration wait for a
+  flush scheduled with ``call_soon`` and run in one ``BEGIN IMMEDIATE`` ... ``COMMIT``. Each
+  put is still its own conditional statement with its own result (a conflict fails only that
+  put). Most of a write's cost is taking and releasing the file locks, so a batch costs little
+  more than one write. A locked database sends the whole batch to the thread. If the
+  transaction fails for another reason, each put runs again on its own. A put cancelled
+  before its batch runs is not written.
 - Expired rows are invisible at once. They are deleted when read, when the key is created
   again, and by a sweep every ``sweep_interval`` seconds.
 """
@@ -142,6 +149,8 @@ class SQLiteStore:
         self._next_sweep = 0.0
         self._fast_writes = 0
         self._tasks: set[asyncio.Future[Any]] = set()
+        # Group commit: puts waiting for the next flush (one transaction for all of them).
+        self._writes: list[_Write] = []
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
@@ -213,6 +222,8 @@ class SQLiteStore:
         """Close both connections and stop the thread. The store can be opened again."""
         if self._conn is None or self._executor is None:
             return
+        if self._writes:
+            self._flush_writes()
         tasks = list(self._tasks)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -307,25 +318,101 @@ class SQLiteStore:
         data = encode(value)
         now = self._clock()
         expires = None if ttl is None else now + ttl
-        sql = self._sql
-
-        def op(c: sqlite3.Connection) -> tuple[int, int | None]:
-            if version is None:
-                done = c.execute(sql.create, (key, data, expires, now)).rowcount
-                new = 1
-            else:
-                done = c.execute(sql.update, (data, expires, key, version, now)).rowcount
-                new = version + 1
-            if done == 1:
-                return new, None
-            row = c.execute(sql.version, (key, now)).fetchone()
-            return 0, None if row is None else row[0]
-
-        new, actual = await self._run(op)
+        if self._conn is None:
+            await self.open()
+        if self._fast is not None and threading.get_ident() == self._loop_thread:
+            # Group commit: the puts of one event-loop iteration share one transaction.
+            fut = asyncio.get_running_loop().create_future()
+            writes = self._writes
+            writes.append((key, data, version, expires, now, fut))
+            if len(writes) == 1:
+                fut.get_loop().call_soon(self._flush_writes)
+            result: tuple[int, int | None] = await fut
+            new, actual = result
+        else:
+            item: _Write = (key, data, version, expires, now, None)
+            new, actual = await self._run(lambda c: _write(c, self._sql, item), inline=False)
         if new == 0:
             raise ConflictError(key, version, actual)
         self._after_write(now)
         return new
+
+    def _flush_writes(self) -> None:
+        """Run the waiting puts in one transaction on the event-loop connection.
+
+        Each put is its own conditional statement with its own result, so a conflict affects
+        only that put. If the database is locked, the batch waits on the thread instead. If
+        the transaction fails otherwise, each put runs again on its own.
+        """
+        batch = [w for w in self._writes if not w[5].cancelled()]  # type: ignore[union-attr]
+        self._writes = []
+        if not batch:
+            return
+        fast, sql = self._fast, self._sql
+        if fast is None:
+            self._to_thread(batch)
+            return
+        results: list[tuple[int, int | None] | sqlite3.Error]
+        try:
+            results = list(_write_batch(fast, sql, batch))
+        except sqlite3.Error as e:
+            if _is_busy(e):
+                self._to_thread(batch)  # locked by another writer: wait on the thread
+                return
+            results = []
+            for w in batch:  # each put alone, with its own outcome
+                try:
+                    results.append(_write(fast, sql, w))
+                except sqlite3.Error as e1:
+                    results.append(e1)
+        for w, res in zip(batch, results, strict=True):
+            fut = w[5]
+            assert fut is not None
+            if fut.done():
+                continue
+            if isinstance(res, sqlite3.Error):
+                if _is_busy(res):
+                    self._to_thread([w])
+                else:
+                    fut.set_exception(self._failed(res))
+            else:
+                fut.set_result(res)
+
+    def _to_thread(self, batch: list[_Write]) -> None:
+        conn, executor = self._conn, self._executor
+        if conn is None or executor is None:
+            err = StoreUnavailable(f"SQLite store {self.path!r} was closed")
+            for w in batch:
+                if w[5] is not None and not w[5].done():
+                    w[5].set_exception(err)
+            return
+        sql = self._sql
+        job = asyncio.get_running_loop().run_in_executor(executor, _write_batch, conn, sql, batch)
+
+        def done(job: asyncio.Future[list[tuple[int, int | None]]]) -> None:
+            exc = None if job.cancelled() else job.exception()
+            for i, w in enumerate(batch):
+                fut = w[5]
+                if fut is None or fut.done():
+                    continue
+                if job.cancelled():
+                    fut.cancel()
+                elif exc is not None:
+                    fut.set_exception(self._failed(exc) if isinstance(exc, sqlite3.Error) else exc)
+                else:
+                    fut.set_result(job.result()[i])
+
+        job.add_done_callback(done)
+
+    def _failed(self, e: sqlite3.Error) -> StoreUnavailable:
+        if _is_busy(e):
+            err = StoreUnavailable(
+                f"SQLite store {self.path!r} stayed locked for more than {self.busy_timeout} s: {e}"
+            )
+        else:
+            err = StoreUnavailable(f"SQLite store {self.path!r} failed: {e}")
+        err.__cause__ = e
+        return err
 
     async def delete(self, key: str, *, version: int | None = None) -> bool:
         """Delete ``key``; see :class:`~voicehook.store.Store`."""
@@ -351,6 +438,43 @@ class SQLiteStore:
         """Delete expired rows now. Returns how many were deleted."""
         sql, now = self._sql, self._clock()
         return await self._run(lambda c: _sweep(c, sql, now), inline=False)
+
+
+# A waiting put: key, encoded value, expected version, expires, now, the caller's future.
+_Write = tuple[str, bytes, int | None, float | None, float, "asyncio.Future[Any] | None"]
+
+
+def _write(c: sqlite3.Connection, sql: _SQL, w: _Write) -> tuple[int, int | None]:
+    """One conditional write: (new version, None), or (0, the version found) on a conflict."""
+    key, data, version, expires, now, _ = w
+    if version is None:
+        done = c.execute(sql.create, (key, data, expires, now)).rowcount
+        new = 1
+    else:
+        done = c.execute(sql.update, (data, expires, key, version, now)).rowcount
+        new = version + 1
+    if done == 1:
+        return new, None
+    row = c.execute(sql.version, (key, now)).fetchone()
+    return 0, None if row is None else row[0]
+
+
+def _write_batch(
+    c: sqlite3.Connection, sql: _SQL, batch: list[_Write]
+) -> list[tuple[int, int | None]]:
+    """The writes of ``batch`` in one transaction (one lock, one commit)."""
+    if len(batch) == 1:
+        return [_write(c, sql, batch[0])]
+    c.execute("BEGIN IMMEDIATE")
+    try:
+        results = [_write(c, sql, w) for w in batch]
+        c.execute("COMMIT")
+    except BaseException:
+        if c.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                c.execute("ROLLBACK")
+        raise
+    return results
 
 
 def _sweep(conn: sqlite3.Connection, sql: _SQL, now: float, batch: int = 500) -> int:
