@@ -474,3 +474,54 @@ async def test_two_processes_batching_on_several_keys_count_exactly(tmp_path: Pa
         assert total == 2 * tasks * per_task
     finally:
         await store.aclose()
+
+
+async def test_a_failing_statement_in_a_batch_on_the_thread(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    await store.open()
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        conn.execute(
+            "CREATE TRIGGER no_bad BEFORE INSERT ON voicehook_kv WHEN NEW.key = 'bad' "
+            "BEGIN SELECT RAISE(ABORT, 'bad key'); END"
+        )
+    locked, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=hold_write_lock, args=(path, locked, release))
+    holder.start()
+    try:
+        assert locked.wait(5)
+        writes = asyncio.gather(
+            store.put("a", 1), store.put("bad", 1), store.put("b", 1), return_exceptions=True
+        )
+        await asyncio.sleep(0.02)
+        release.set()  # the batch, waiting on the thread, runs now
+        results = await writes
+        assert results[0] == 1 and results[2] == 1
+        assert isinstance(results[1], StoreUnavailable)
+        assert "bad key" in str(results[1])
+    finally:
+        release.set()
+        holder.join()
+    try:
+        assert await store.get("a") == Entry(1, 1)
+        assert await store.get("b") == Entry(1, 1)
+        assert await store.get("bad") is None
+    finally:
+        await store.aclose()
+
+
+async def test_a_store_error_inside_a_flush_fails_its_puts(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        await store.open()
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("boom")
+
+        store._resolve = broken  # type: ignore[method-assign]
+        results = await asyncio.gather(store.put("a", 1), store.put("b", 1), return_exceptions=True)
+        for r in results:
+            assert isinstance(r, StoreUnavailable)
+            assert "boom" in str(r)
+    finally:
+        await store.aclose()

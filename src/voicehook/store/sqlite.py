@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import os
 import re
 import sqlite3
@@ -348,64 +349,60 @@ class SQLiteStore:
         self._writes = []
         if not batch:
             return
-        fast, sql = self._fast, self._sql
-        if fast is None:
-            self._to_thread(batch)
-            return
-        results: list[tuple[int, int | None] | sqlite3.Error]
         try:
-            results = list(_write_batch(fast, sql, batch))
-        except sqlite3.Error as e:
-            if _is_busy(e):
-                self._to_thread(batch)  # locked by another writer: wait on the thread
+            fast = self._fast
+            if fast is None:
+                self._to_thread(batch)
                 return
-            results = []
-            for w in batch:  # each put alone, with its own outcome
-                try:
-                    results.append(_write(fast, sql, w))
-                except sqlite3.Error as e1:
-                    results.append(e1)
-        for w, res in zip(batch, results, strict=True):
-            fut = w[5]
-            assert fut is not None
-            if fut.done():
-                continue
-            if isinstance(res, sqlite3.Error):
-                if _is_busy(res):
-                    self._to_thread([w])
-                else:
-                    fut.set_exception(self._failed(res))
-            else:
-                fut.set_result(res)
+            try:
+                results = _write_each(fast, self._sql, batch)
+            except sqlite3.Error:  # locked by another writer: wait on the thread
+                self._to_thread(batch)
+                return
+            self._resolve(batch, results, inline=True)
+        except Exception as e:  # never leave a caller waiting
+            _fail(batch, functools.partial(self._failed, e))
 
     def _to_thread(self, batch: list[_Write]) -> None:
         conn, executor = self._conn, self._executor
         if conn is None or executor is None:
-            err = StoreUnavailable(f"SQLite store {self.path!r} was closed")
-            for w in batch:
-                if w[5] is not None and not w[5].done():
-                    w[5].set_exception(err)
+            _fail(batch, self._closed)
             return
-        sql = self._sql
-        job = asyncio.get_running_loop().run_in_executor(executor, _write_batch, conn, sql, batch)
+        job = asyncio.get_running_loop().run_in_executor(
+            executor, _write_each, conn, self._sql, batch
+        )
 
-        def done(job: asyncio.Future[list[tuple[int, int | None]]]) -> None:
-            exc = None if job.cancelled() else job.exception()
-            for i, w in enumerate(batch):
-                fut = w[5]
-                if fut is None or fut.done():
-                    continue
-                if job.cancelled():
-                    fut.cancel()
-                elif exc is not None:
-                    fut.set_exception(self._failed(exc) if isinstance(exc, sqlite3.Error) else exc)
-                else:
-                    fut.set_result(job.result()[i])
+        def done(job: asyncio.Future[list[_Result]]) -> None:
+            if job.cancelled():
+                _fail(batch, self._closed)
+                return
+            exc = job.exception()
+            if exc is None:
+                self._resolve(batch, job.result(), inline=False)
+            else:
+                _fail(batch, functools.partial(self._failed, exc))
 
+        self._tasks.add(job)
+        job.add_done_callback(self._tasks.discard)
         job.add_done_callback(done)
 
-    def _failed(self, e: sqlite3.Error) -> StoreUnavailable:
-        if _is_busy(e):
+    def _resolve(self, batch: list[_Write], results: list[_Result], *, inline: bool) -> None:
+        for w, res in zip(batch, results, strict=True):
+            fut = w[5]
+            if fut is None or fut.done():
+                continue
+            if not isinstance(res, sqlite3.Error):
+                fut.set_result(res)
+            elif inline and _is_busy(res):
+                self._to_thread([w])
+            else:
+                fut.set_exception(self._failed(res))
+
+    def _closed(self) -> StoreUnavailable:
+        return StoreUnavailable(f"SQLite store {self.path!r} was closed")
+
+    def _failed(self, e: BaseException) -> StoreUnavailable:
+        if isinstance(e, sqlite3.Error) and _is_busy(e):
             err = StoreUnavailable(
                 f"SQLite store {self.path!r} stayed locked for more than {self.busy_timeout} s: {e}"
             )
@@ -475,6 +472,35 @@ def _write_batch(
                 c.execute("ROLLBACK")
         raise
     return results
+
+
+_Result = tuple[int, int | None] | sqlite3.Error
+
+
+def _write_each(c: sqlite3.Connection, sql: _SQL, batch: list[_Write]) -> list[_Result]:
+    """:func:`_write_batch`; if it fails (locked: raises), each write alone, own outcome."""
+    try:
+        return list(_write_batch(c, sql, batch))
+    except sqlite3.Error as e:
+        if _is_busy(e):
+            raise
+        if len(batch) == 1:
+            return [e]
+    results: list[_Result] = []
+    for w in batch:
+        try:
+            results.append(_write(c, sql, w))
+        except sqlite3.Error as e:
+            results.append(e)
+    return results
+
+
+def _fail(batch: list[_Write], error: Callable[[], BaseException]) -> None:
+    """Fail the waiting puts of ``batch``, each with its own exception from ``error()``."""
+    for w in batch:
+        fut = w[5]
+        if fut is not None and not fut.done():
+            fut.set_exception(error())
 
 
 def _sweep(conn: sqlite3.Connection, sql: _SQL, now: float, batch: int = 500) -> int:
