@@ -313,15 +313,20 @@ async def test_batched_puts_keep_ttl_and_expiry(tmp_path: Path) -> None:
         await store.aclose()
 
 
-async def test_a_failing_statement_does_not_undo_the_others_of_its_batch(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    store = SQLiteStore(path)
-    await store.open()
+def refuse_key_bad(path: Path) -> None:
+    """Make every insert of the key 'bad' fail with an SQL error (a trigger)."""
     with sqlite3.connect(path, isolation_level=None) as conn:
         conn.execute(
             "CREATE TRIGGER no_bad BEFORE INSERT ON voicehook_kv WHEN NEW.key = 'bad' "
             "BEGIN SELECT RAISE(ABORT, 'bad key'); END"
         )
+
+
+async def test_a_failing_statement_does_not_undo_the_others_of_its_batch(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    await store.open()
+    refuse_key_bad(path)
     try:
         results = await asyncio.gather(
             store.put("a", 1), store.put("bad", 1), store.put("b", 1), return_exceptions=True
@@ -480,11 +485,7 @@ async def test_a_failing_statement_in_a_batch_on_the_thread(tmp_path: Path) -> N
     path = tmp_path / "s.db"
     store = SQLiteStore(path)
     await store.open()
-    with sqlite3.connect(path, isolation_level=None) as conn:
-        conn.execute(
-            "CREATE TRIGGER no_bad BEFORE INSERT ON voicehook_kv WHEN NEW.key = 'bad' "
-            "BEGIN SELECT RAISE(ABORT, 'bad key'); END"
-        )
+    refuse_key_bad(path)
     locked, release = threading.Event(), threading.Event()
     holder = threading.Thread(target=hold_write_lock, args=(path, locked, release))
     holder.start()
