@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("voicehook.cli.simulate", "talk to a play in Korean, as NUGU's Dialog Manager"),
     "test": ("voicehook.cli.transcripts", "run scripted conversations (transcripts)"),
     "check": ("voicehook.cli.check", "check any backend proxy URL against a play's contract"),
+    "new": ("voicehook.cli.new", "start a new play from a working template"),
 }
 
 
