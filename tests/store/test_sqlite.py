@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -102,6 +104,20 @@ async def test_two_stores_on_one_file_see_each_other(tmp_path: Path) -> None:
         await b.aclose()
 
 
+@contextlib.contextmanager
+def write_lock_held(path: Path) -> Iterator[threading.Event]:
+    """Another connection holds the write lock until the block ends or ``release`` is set."""
+    locked, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=hold_write_lock, args=(path, locked, release))
+    holder.start()
+    try:
+        assert locked.wait(5)
+        yield release
+    finally:
+        release.set()
+        holder.join()
+
+
 def hold_write_lock(path: Path, locked: threading.Event, release: threading.Event) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
@@ -117,22 +133,17 @@ async def test_write_waits_for_another_writer_on_the_thread(tmp_path: Path) -> N
     path = tmp_path / "s.db"
     store = SQLiteStore(path)
     await store.open()
-    locked, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=hold_write_lock, args=(path, locked, release))
-    holder.start()
     try:
-        assert locked.wait(5)
-        write = asyncio.create_task(store.put("k", "v"))
-        # The loop is free while the write waits for the lock (it went to the thread).
-        for _ in range(5):
-            await asyncio.sleep(0.01)
-        assert not write.done()
-        assert await store.get("other") is None  # reads are not blocked by the writer
-        release.set()
-        assert await write == 1
+        with write_lock_held(path) as release:
+            write = asyncio.create_task(store.put("k", "v"))
+            # The loop is free while the write waits for the lock (it went to the thread).
+            for _ in range(5):
+                await asyncio.sleep(0.01)
+            assert not write.done()
+            assert await store.get("other") is None  # reads are not blocked by the writer
+            release.set()
+            assert await write == 1
     finally:
-        release.set()
-        holder.join()
         await store.aclose()
 
 
@@ -140,16 +151,8 @@ async def test_lock_held_longer_than_busy_timeout_is_unavailable(tmp_path: Path)
     path = tmp_path / "s.db"
     store = SQLiteStore(path, busy_timeout=0.05)
     await store.open()
-    locked, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=hold_write_lock, args=(path, locked, release))
-    holder.start()
-    try:
-        assert locked.wait(5)
-        with pytest.raises(StoreUnavailable, match="locked"):
-            await store.put("k", "v")
-    finally:
-        release.set()
-        holder.join()
+    with write_lock_held(path), pytest.raises(StoreUnavailable, match="locked"):
+        await store.put("k", "v")
     try:
         assert await store.put("k", "v") == 1  # fine again once the lock is gone
     finally:
@@ -361,11 +364,7 @@ async def test_a_batch_waits_for_another_writer_on_the_thread(tmp_path: Path) ->
     path = tmp_path / "s.db"
     store = SQLiteStore(path)
     await store.put("a", 0)
-    locked, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=hold_write_lock, args=(path, locked, release))
-    holder.start()
-    try:
-        assert locked.wait(5)
+    with write_lock_held(path) as release:
         writes = asyncio.gather(
             store.put("a", 1, version=1),
             store.put("b", 1),
@@ -381,9 +380,6 @@ async def test_a_batch_waits_for_another_writer_on_the_thread(tmp_path: Path) ->
         assert results[:2] == [2, 1]
         assert isinstance(results[2], ConflictError)
         assert results[2].actual == 2
-    finally:
-        release.set()
-        holder.join()
     try:
         assert await store.get("a") == Entry(1, 2)
         assert await store.get("b") == Entry(1, 1)
@@ -395,18 +391,11 @@ async def test_a_batch_locked_longer_than_busy_timeout_is_unavailable(tmp_path: 
     path = tmp_path / "s.db"
     store = SQLiteStore(path, busy_timeout=0.05)
     await store.open()
-    locked, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=hold_write_lock, args=(path, locked, release))
-    holder.start()
-    try:
-        assert locked.wait(5)
+    with write_lock_held(path):
         results = await asyncio.gather(store.put("a", 1), store.put("b", 1), return_exceptions=True)
         for r in results:
             assert isinstance(r, StoreUnavailable)
             assert "locked" in str(r)
-    finally:
-        release.set()
-        holder.join()
     try:
         assert await asyncio.gather(store.put("a", 1), store.put("b", 1)) == [1, 1]
     finally:
@@ -486,11 +475,7 @@ async def test_a_failing_statement_in_a_batch_on_the_thread(tmp_path: Path) -> N
     store = SQLiteStore(path)
     await store.open()
     refuse_key_bad(path)
-    locked, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=hold_write_lock, args=(path, locked, release))
-    holder.start()
-    try:
-        assert locked.wait(5)
+    with write_lock_held(path) as release:
         writes = asyncio.gather(
             store.put("a", 1), store.put("bad", 1), store.put("b", 1), return_exceptions=True
         )
@@ -500,9 +485,6 @@ async def test_a_failing_statement_in_a_batch_on_the_thread(tmp_path: Path) -> N
         assert results[0] == 1 and results[2] == 1
         assert isinstance(results[1], StoreUnavailable)
         assert "bad key" in str(results[1])
-    finally:
-        release.set()
-        holder.join()
     try:
         assert await store.get("a") == Entry(1, 1)
         assert await store.get("b") == Entry(1, 1)
