@@ -151,10 +151,7 @@ class NuguEndpoint:
         )
         request.plain = plain
         result = await self.play.call(request, spec)
-        body_out = _encode_response(
-            _Response(version, result.result_code, result.output, result.directives)
-        )
-        return body_out, action, result.result_code, result.error
+        return _encode(version, result), action, result.result_code, result.error
 
 
 _encode_response = wire.response_encoder.encode

@@ -130,16 +130,6 @@ class ResponseIn(msgspec.Struct, rename="camel"):
     directives: Any = None
 
 
-def decode_request(body: bytes) -> Request:
-    """Decode a request body. Raises msgspec.DecodeError / ValidationError or
-    UnicodeDecodeError on bad input."""
-    return request_decoder.decode(body)
-
-
-def encode_response(response: Response) -> bytes:
-    return response_encoder.encode(response)
-
-
 def build_request(
     action: str,
     params: dict[str, Any],

@@ -368,11 +368,7 @@ class Play:
                 {k: to_output_value(v) for k, v in request.params.items()},
                 error=f"unknown action {request.action!r}",
             )
-        handlers = spec.handlers
-        etype = request.event.type
-        handler = handlers.get(etype) if etype is not None else None
-        if handler is None:
-            handler = handlers.get(None)
+        handler = spec.handler_for(request.event.type)
         if handler is None:
             return ActionResult(
                 settings.unknown_action_code,
