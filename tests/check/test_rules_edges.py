@@ -1,0 +1,126 @@
+"""Edges of the answer rules that a mutant once slipped past (docs/mutation-report.md).
+
+Each test names the mutant of ``check/rules.py`` it kills.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+
+from voicehook.check import check_answer, check_status, plan_requests
+from voicehook.check.cases import RequestCase
+from voicehook.check.rules import timing_findings
+from voicehook.play import PlayDefinition
+
+CODES = frozenset({"UNSUPPORTED_LOCATION"})
+
+
+@pytest.fixture
+def case(definition: PlayDefinition) -> RequestCase:
+    return plan_requests(definition, "answer.weather", api_key="K", max_requests=1)[0]
+
+
+@pytest.fixture
+def builder_case(definition: PlayDefinition) -> RequestCase:
+    cases = plan_requests(definition, "answer.weather", max_requests=2)
+    assert cases[1].shape == "play_builder"
+    return cases[1]
+
+
+def _good(case: RequestCase) -> dict[str, Any]:
+    return {
+        "version": "2.0",
+        "resultCode": "OK",
+        "output": {k: None for k in case.expected_keys},
+        "directives": [],
+    }
+
+
+def _findings(case: RequestCase, data: dict[str, Any]) -> list[tuple[str, str]]:
+    verdict = check_answer(case, json.dumps(data).encode(), CODES)
+    return [(f.kind, f.subject) for f in verdict.findings]
+
+
+@pytest.mark.parametrize("directive_type", ["", None, 3])
+def test_a_directive_with_an_empty_or_non_string_type_is_invalid(
+    case: RequestCase, directive_type: object
+) -> None:
+    """Kills the mutant that drops ``or not d["type"]`` (an empty type accepted)."""
+    data = _good(case)
+    data["directives"] = [{"type": "AudioPlayer.Stop"}, {"type": directive_type}]
+    assert _findings(case, data) == [("directive_invalid", "1")]
+
+
+def test_a_key_only_the_request_sent_is_not_unknown(case: RequestCase) -> None:
+    """A key that the request carried but the play does not declare is echoed, and that is
+    right. Kills the mutant that leaves ``request_keys`` out of the known keys."""
+    body = copy.deepcopy(case.body)
+    body["action"]["parameters"]["sentOnly"] = {"type": "X", "value": "값"}
+    sent = dataclasses.replace(case, body=body)
+    assert "sentOnly" not in sent.declared_keys
+    data = _good(sent)
+    data["output"]["sentOnly"] = "값"
+    assert _findings(sent, data) == []
+    # Without it in the request, the same answer has an unknown key.
+    assert _findings(case, data) == [("output_key_unknown", "sentOnly")]
+
+
+def test_a_request_only_key_left_out_of_an_ok_answer_is_missing(case: RequestCase) -> None:
+    body = copy.deepcopy(case.body)
+    body["action"]["parameters"]["sentOnly"] = {"type": "X", "value": "값"}
+    sent = dataclasses.replace(case, body=body)
+    data = _good(case)  # built from the case without the key
+    assert _findings(sent, data) == [("output_key_missing", "sentOnly")]
+
+
+def test_403_on_the_play_builder_shape_stays_a_violation(builder_case: RequestCase) -> None:
+    """Only 401 is the Play Builder warning. Kills the mutant that downgrades 403 too."""
+    (f,) = check_status(builder_case, 403, b"forbidden")
+    assert (f.kind, f.subject, f.severity) == ("http_status", "403", "violation")
+    assert "--api-key" in f.advice  # the play builder case sends no key
+
+
+def test_401_without_a_key_tells_how_to_pass_one(builder_case: RequestCase) -> None:
+    no_key = dataclasses.replace(builder_case, shape="device")
+    (f,) = check_status(no_key, 401, b"")
+    assert f.kind == "http_status" and "--api-key KEY" in f.advice
+
+
+@pytest.mark.parametrize(
+    ("status", "advice"),
+    [
+        (199, ""),
+        (300, "do not redirect"),
+        (308, "do not redirect"),
+        (399, "do not redirect"),
+        (400, ""),
+        (404, "Serve POST {Web URL}/answer.weather"),
+        (499, ""),
+        (500, "exception resultCode"),
+        (503, "exception resultCode"),
+    ],
+)
+def test_status_advice_by_range(case: RequestCase, status: int, advice: str) -> None:
+    (f,) = check_status(case, status, b"x" * 100)
+    assert (f.kind, f.subject) == ("http_status", str(status))
+    assert f.message == f"HTTP {status}; body {'x' * 80!r}"[:-1] + "…'"
+    if advice:
+        assert advice in f.advice
+    else:
+        assert f.advice == ""
+
+
+@pytest.mark.parametrize("status", [200, 201, 299])
+def test_every_2xx_is_fine(case: RequestCase, status: int) -> None:
+    assert check_status(case, status, b"") == []
+
+
+def test_slow_is_strictly_over_the_limit() -> None:
+    assert timing_findings(500.0, 500.0) == []
+    (f,) = timing_findings(500.4, 500.0)
+    assert (f.kind, f.message) == ("slow", "answered in 500 ms (over 500 ms)")
