@@ -1,6 +1,6 @@
 """Edges of the answer rules that a mutant once slipped past (docs/mutation-report.md).
 
-Each test names the mutant of ``check/rules.py`` it kills.
+Each test names the mutant of ``nugu/answer.py`` (the rules ``voicehook check`` applies) it kills.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from voicehook.check import check_answer, check_status, plan_requests
 from voicehook.check.cases import RequestCase
-from voicehook.check.rules import timing_findings
+from voicehook.nugu.answer import timing_findings
 from voicehook.play import PlayDefinition
 
 CODES = frozenset({"UNSUPPORTED_LOCATION"})
