@@ -124,3 +124,87 @@ def test_slow_is_strictly_over_the_limit() -> None:
     assert timing_findings(500.0, 500.0) == []
     (f,) = timing_findings(500.4, 500.0)
     assert (f.kind, f.message) == ("slow", "answered in 500 ms (over 500 ms)")
+
+
+# The whole finding, text included: `voicehook check` prints these words to the developer, so
+# a finding with a lost message or advice is a bug. Kills the string mutants of _check_output,
+# _type_name, _short and timing_findings.
+ADVICE_ALL_KEYS = (
+    "Return every parameter KEY of the action, also the ones the request left out because "
+    "they were null. Echo the value you received, or null."
+)
+
+
+@pytest.mark.parametrize(
+    ("output", "kind", "message", "advice"),
+    [
+        (
+            None,
+            "output_missing",
+            "resultCode is OK but there is no 'output'",
+            "Return every parameter KEY in output, even null ones.",
+        ),
+        (True, "output_not_object", "output is a boolean, not an object", ""),
+        ("맑음", "output_not_object", "output is a string, not an object", ""),
+        ([1], "output_not_object", "output is an array, not an object", ""),
+        (3, "output_not_object", "output is a number, not an object", ""),
+    ],
+)
+def test_output_findings_word_for_word(
+    case: RequestCase, output: object, kind: str, message: str, advice: str
+) -> None:
+    data = _good(case)
+    data["output"] = output
+    (f,) = check_answer(case, json.dumps(data).encode(), CODES).findings
+    assert (f.kind, f.subject, f.message, f.advice) == (kind, "", message, advice)
+
+
+def test_key_and_value_findings_word_for_word(case: RequestCase) -> None:
+    data = _good(case)
+    del data["output"]["weather"]
+    data["output"]["day"] = 21
+    data["output"]["when"] = {"a": 1}
+    found = check_answer(case, json.dumps(data).encode(), CODES).findings
+    assert [(f.kind, f.subject, f.message, f.advice) for f in found] == [
+        ("output_key_missing", "weather", "output lacks key 'weather'", ADVICE_ALL_KEYS),
+        (
+            "output_value_not_string",
+            "day",
+            "output['day'] is a number (21), not a string. A contract violation; the real DM "
+            "is observed to accept numbers.",
+            "Send '21' (a string).",
+        ),
+        (
+            "output_value_invalid",
+            "when",
+            "output['when'] is an object; values are strings or null",
+            "",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (b"boom", "'boom'"),
+        (b"", "''"),
+        (b"y" * 80, repr("y" * 80)),  # exactly the limit: no ellipsis
+        (b"y" * 81, repr("y" * 80 + "…")),
+        (b"\xffboom", repr("\ufffdboom")),  # not UTF-8: replaced, never an exception
+    ],
+)
+def test_the_body_in_a_status_finding_is_short_and_safe(
+    case: RequestCase, body: bytes, shown: str
+) -> None:
+    (f,) = check_status(case, 502, body)
+    assert f.message == f"HTTP 502; body {shown}"
+
+
+def test_slow_finding_word_for_word() -> None:
+    (f,) = timing_findings(1234.4, 1000)
+    assert (f.kind, f.subject, f.message, f.advice) == (
+        "slow",
+        "",
+        "answered in 1234 ms (over 1000 ms)",
+        "",
+    )
