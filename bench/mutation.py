@@ -35,17 +35,24 @@ REPORT = ROOT / "docs" / "mutation-report.md"
 EQUIVALENT = ROOT / "bench" / "mutation-equivalent.toml"
 TIMES = ROOT / "mutants" / "module-times.json"
 
-# key → (mutant name prefix, the tests that aim at it; for the report).
-MODULES: dict[str, tuple[str, str]] = {
-    "particles": ("voicehook.dialog.particles.", "tests/dialog/test_particles.py"),
-    "auth": ("voicehook.nugu.auth.", "tests/nugu/"),
-    "deadline": ("voicehook.play.deadline.", "tests/play/"),
-    "rules": ("voicehook.nugu.answer.", "tests/check/"),
-    "store": ("voicehook.store.", "tests/store/ (conformance kit on every backend), tests/state/"),
-    "play": ("voicehook.play.app.", "tests/play/"),
-    "endpoint": ("voicehook.nugu.endpoint.", "tests/nugu/"),
-    "server": ("voicehook.server.app.", "tests/server/"),
-    "engine": ("voicehook.dialog.engine.", "tests/dialog/test_engine*.py, tests/state/"),
+# key → (mutant name prefixes, the tests that aim at it; for the report).
+MODULES: dict[str, tuple[tuple[str, ...], str]] = {
+    "particles": (("voicehook.dialog.particles.",), "tests/dialog/test_particles*.py"),
+    "auth": (("voicehook.nugu.auth.",), "tests/nugu/"),
+    "deadline": (("voicehook.play.deadline.",), "tests/play/"),
+    "rules": (("voicehook.nugu.answer.",), "tests/check/"),
+    "store": (
+        tuple(f"voicehook.store.{m}." for m in ("base", "memory", "sqlite", "redis")),
+        "tests/store/ (the conformance kit on every backend), tests/state/",
+    ),
+    "play": (("voicehook.play.app.",), "tests/play/"),
+    "endpoint": (("voicehook.nugu.endpoint.",), "tests/nugu/"),
+    "server": (("voicehook.server.app.",), "tests/server/"),
+    "engine": (("voicehook.dialog.engine.",), "tests/dialog/test_engine*.py, tests/state/"),
+    "store-support": (
+        tuple(f"voicehook.store.{m}." for m in ("__init__", "codec", "_resp")),
+        "tests/store/",
+    ),
 }
 
 KILLED = {1, 3, 36, -24, 24, 152, 255, 37}  # test failure, pytest error, timeout, type check
@@ -53,7 +60,7 @@ SURVIVED = {0}
 NO_TESTS = {5, 33}
 
 
-def forget_survivors(prefix: str) -> None:
+def forget_survivors(prefixes: tuple[str, ...]) -> None:
     """Mark the module's survivors unchecked, so that mutmut tries them again with the tests
     added since (a killed mutant stays killed: tests only get added)."""
     for meta in (ROOT / "mutants" / "src").rglob("*.py.meta"):
@@ -62,7 +69,7 @@ def forget_survivors(prefix: str) -> None:
         stale = [
             k
             for k, c in codes.items()
-            if k.startswith(prefix) and c is not None and c not in KILLED
+            if k.startswith(prefixes) and c is not None and c not in KILLED
         ]
         if stale:
             for k in stale:
@@ -71,15 +78,15 @@ def forget_survivors(prefix: str) -> None:
 
 
 def run_module(key: str, children: int) -> float:
-    prefix = MODULES[key][0]
+    prefixes = MODULES[key][0]
     if (ROOT / "mutants" / "src").exists():
-        forget_survivors(prefix)
+        forget_survivors(prefixes)
     log = ROOT / "mutants" / f"{key}.log"
     log.parent.mkdir(exist_ok=True)
     start = time.monotonic()
     with log.open("wb") as out:
         proc = subprocess.run(
-            [str(MUTMUT), "run", "--max-children", str(children), f"{prefix}*"],
+            [str(MUTMUT), "run", "--max-children", str(children), *(f"{p}*" for p in prefixes)],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -114,8 +121,8 @@ def diff(name: str) -> str:
 
 
 def module_of(name: str) -> str | None:
-    for key, (prefix, _) in MODULES.items():
-        if name.startswith(prefix):
+    for key, (prefixes, _) in MODULES.items():
+        if name.startswith(prefixes):
             return key
     return None
 
@@ -145,11 +152,12 @@ def write_report(times: dict[str, float]) -> tuple[str, bool]:
             survivors[key].append(name)
     rows = []
     all_met = True
-    for key, (prefix, tests) in MODULES.items():
+    for key, (prefixes, tests) in MODULES.items():
+        label = ", ".join(p[:-1] for p in prefixes)
         c = by_module[key]
         checked = c["killed"] + c["survived"] + c["equivalent"] + c["other"]
         if not checked:
-            rows.append(f"| {prefix[:-1]} | not run | | | | | {tests} |")
+            rows.append(f"| {label} | not run | | | | | | {tests} |")
             all_met = False
             continue
         score = c["killed"] / checked
@@ -157,7 +165,7 @@ def write_report(times: dict[str, float]) -> tuple[str, bool]:
         all_met &= real >= 0.9
         minutes = f"{times[key] / 60:.1f}" if key in times else "?"
         rows.append(
-            f"| {prefix[:-1]} | {checked} | {c['killed']} | {c['survived'] + c['other']} "
+            f"| {label} | {checked} | {c['killed']} | {c['survived'] + c['other']} "
             f"| {c['equivalent']} | {score:.1%} / **{real:.1%}** | {minutes} | {tests} |"
         )
     parts = [
@@ -179,10 +187,10 @@ def write_report(times: dict[str, float]) -> tuple[str, bool]:
     for key, names in survivors.items():
         if not names:
             continue
-        parts += [f"## {MODULES[key][0][:-1]}: survivors", ""]
+        parts += [f"## {key}: survivors", ""]
         for name in names:
             reason = equivalent.get(name, "**not explained yet**")
-            parts += [f"- `{name.removeprefix(MODULES[key][0])}`: {reason}", ""]
+            parts += [f"- `{name}`: {reason}", ""]
             changed = diff(name)
             if changed:
                 parts += ["  ```diff", *("  " + line for line in changed.splitlines()), "  ```", ""]
