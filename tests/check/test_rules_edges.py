@@ -208,3 +208,160 @@ def test_slow_finding_word_for_word() -> None:
         "answered in 1234 ms (over 1000 ms)",
         "",
     )
+
+
+TWO_CODES = frozenset({"B_CODE", "A_CODE"})
+UNKNOWN = 'is neither "OK" nor a declared exception code'
+
+
+@pytest.mark.parametrize(
+    ("change", "codes", "expected", "result_code"),
+    [
+        (
+            {"version": None},
+            TWO_CODES,
+            [("version_not_echoed", "None", "version is None; the request sent '2.0'", "")],
+            "OK",
+        ),
+        (
+            {"version": "1.0"},
+            TWO_CODES,
+            [("version_not_echoed", "'1.0'", "version is '1.0'; the request sent '2.0'", "")],
+            "OK",
+        ),
+        (
+            {"resultCode": None},
+            TWO_CODES,
+            [
+                (
+                    "result_code_not_string",
+                    "None",
+                    "resultCode is null (None); the DM speaks the failure prompt",
+                    "",
+                )
+            ],
+            None,
+        ),
+        (
+            {"resultCode": 3},
+            TWO_CODES,
+            [
+                (
+                    "result_code_not_string",
+                    "3",
+                    "resultCode is a number (3); the DM speaks the failure prompt",
+                    "",
+                )
+            ],
+            None,
+        ),
+        (
+            {"resultCode": "ok"},
+            TWO_CODES,
+            [
+                (
+                    "result_code_unknown",
+                    "ok",
+                    f"resultCode 'ok' {UNKNOWN} (declared: A_CODE, B_CODE); the DM speaks "
+                    "the failure prompt",
+                    'resultCode is case-sensitive: write "OK".',
+                )
+            ],
+            "ok",
+        ),
+        (
+            {"resultCode": "NOPE"},
+            frozenset(),
+            [
+                (
+                    "result_code_unknown",
+                    "NOPE",
+                    f"resultCode 'NOPE' {UNKNOWN} (declared: none); the DM speaks the failure "
+                    "prompt",
+                    'Declare it as an exception code of the action or of the play, or answer "OK".',
+                )
+            ],
+            "NOPE",
+        ),
+        (
+            {"directives": {}},
+            TWO_CODES,
+            [
+                (
+                    "directives_not_list",
+                    "",
+                    "directives is an object, not an array",
+                    'Send a list: "directives": [{"type": "AudioPlayer.Play", ...}].',
+                )
+            ],
+            "OK",
+        ),
+        (
+            {"directives": [3, {"type": ""}]},
+            TWO_CODES,
+            [
+                ("directive_invalid", "0", "directives[0] is a number", ""),
+                (
+                    "directive_invalid",
+                    "1",
+                    "directives[1] has no 'type' string (flattened form "
+                    '{"type": "Namespace.Name", ...})',
+                    "",
+                ),
+            ],
+            "OK",
+        ),
+    ],
+)
+def test_answer_findings_word_for_word(
+    case: RequestCase,
+    change: dict[str, Any],
+    codes: frozenset[str],
+    expected: list[tuple[str, str, str, str]],
+    result_code: str | None,
+) -> None:
+    """Kills the string mutants of check_answer and _check_directives, and the verdict's
+    resultCode mutants (``ok = True``, ``result_code = ""``)."""
+    data = _good(case)
+    data.update(change)
+    verdict = check_answer(case, json.dumps(data).encode(), codes)
+    assert [(f.kind, f.subject, f.message, f.advice) for f in verdict.findings] == expected
+    assert verdict.result_code == result_code
+
+
+def test_missing_version_and_result_code_word_for_word(case: RequestCase) -> None:
+    data = _good(case)
+    del data["version"], data["resultCode"]
+    verdict = check_answer(case, json.dumps(data).encode(), TWO_CODES)
+    assert [(f.kind, f.subject, f.message, f.advice) for f in verdict.findings] == [
+        ("version_missing", "", "no 'version'", "Echo '2.0'."),
+        ("result_code_missing", "", "no 'resultCode'", 'Send "resultCode": "OK".'),
+    ]
+    assert verdict.result_code is None
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"<html>", ("not_json", "", "the body is not JSON: '<html>'", "")),
+        (b"[1]", ("not_object", "", "the body is an array, not a JSON object", "")),
+    ],
+)
+def test_bodies_that_are_not_objects_word_for_word(
+    case: RequestCase, body: bytes, expected: tuple[str, str, str, str]
+) -> None:
+    verdict = check_answer(case, body, TWO_CODES)
+    assert [(f.kind, f.subject, f.message, f.advice) for f in verdict.findings] == [expected]
+    assert verdict.result_code is None
+
+
+def test_play_builder_warning_word_for_word(builder_case: RequestCase) -> None:
+    (f,) = check_status(builder_case, 401, b"")
+    assert (f.kind, f.subject, f.message, f.advice) == (
+        "play_builder_unauthorized",
+        "401",
+        "HTTP 401 for the Play Builder test shape (no Authorization header)",
+        "The Play Builder test chat sends no Authorization header. If you deny it on purpose, "
+        "ignore this. To test in Play Builder, accept calls with isPlayBuilderRequest: true "
+        "(voicehook: serve --play-builder allow).",
+    )
