@@ -1070,6 +1070,10 @@ class Nlu:
                 else e
                 for e in entities
             ]
+        if offset:
+            corrections = [
+                replace(c, start=c.start + offset, end=c.end + offset) for c in corrections
+            ]
         return NluResult(intent, score, entities, corrections, unresolved)
 
     @staticmethod

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import Collection, Iterable
-from dataclasses import replace
-from typing import Protocol, runtime_checkable
+import re
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Final, Protocol, runtime_checkable
 
 from voicehook.dialog.nlu import (
     AUDIO_PLAYER_INTENTS,
@@ -38,13 +39,19 @@ from voicehook.dialog.nlu import (
     NluResult,
     Tokenizer,
 )
+from voicehook.dialog.particles import choose
 from voicehook.play.definition import Parameter, PlayDefinition
 
 __all__ = [
+    "Doubt",
     "Recognizer",
     "build_recognizer",
     "certain",
+    "confirm_prompt",
     "kiwi_available",
+    "load_recognizer",
+    "read_yes_no",
+    "reask_prompt",
     "uncertain_entities",
     "warn_if_no_kiwi",
 ]
@@ -103,23 +110,97 @@ def build_recognizer(
     )
 
 
-def uncertain_entities(result: NluResult, params: Iterable[Parameter]) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Doubt:
+    """Something to ask about: ``typed`` was read as ``read_as`` (None: not understood)."""
+
+    typed: str
+    read_as: str | None
+
+
+def load_recognizer(spec: str, definition: PlayDefinition) -> Recognizer:
+    """The recogniser named by the ``recognizer`` setting: ``"package.module:factory"``;
+    ``factory(definition)`` returns it. Raises :class:`ValueError` when it cannot be loaded
+    (a start-up error, with the reason)."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"recognizer {spec!r}: expected 'package.module:factory'")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"recognizer {spec!r} cannot be loaded: {exc}") from exc
+    recognizer = factory(definition)
+    if not isinstance(recognizer, Recognizer):
+        raise ValueError(f"recognizer {spec!r}: {attr}() returned no object with parse()")
+    return recognizer
+
+
+def uncertain_entities(result: NluResult, params: Iterable[Parameter]) -> list[Doubt]:
     """What the user should confirm before ``params`` are filled from ``result``.
 
-    Returns the texts to ask about, empty when the result can be used as it is:
+    Empty when the result can be used as it is. Otherwise:
 
-    - every corrected (``fuzzy``) entity whose type one of the utterance ``params`` maps,
-      as ``"모래 → 모레"``;
+    - every corrected (``fuzzy``) or ``partial`` entity whose type one of the utterance
+      ``params`` maps: ``Doubt("모래", "모레")``, ``Doubt("신나는", "신나는 음악")``;
     - every ``unresolved`` part, when any utterance parameter exists (a date or a number
       the parameters could have used was not understood: answering with the defaults would
-      be wrong).
+      be wrong): ``Doubt("13/45", None)``.
     """
     uparams = [p for p in params if p.kind == "utterance"]
     types = {m.type for p in uparams for m in p.mappings}
-    out = [f"{e.text} → {e.value}" for e in result.entities if e.corrected and e.type in types]
+    out: list[Doubt] = []
+    for e in result.entities:
+        if not e.corrected or e.type not in types:
+            continue
+        fixes = [c for c in result.corrections if c.start < e.end and c.end > e.start]
+        read_as = " ".join(c.corrected for c in fixes) if fixes else e.value
+        out.append(Doubt(e.text, read_as))
     if uparams:
-        out.extend(result.unresolved)
+        out.extend(Doubt(part, None) for part in result.unresolved)
     return out
+
+
+_YES: Final = frozenset(
+    {"네", "예", "응", "어", "웅", "넹", "넵", "네네", "ㅇㅇ", "ㅇ", "맞아", "맞아요", "맞습니다"}
+    | {"맞음", "그래", "그래요", "좋아", "좋아요", "오케이", "ㅇㅋ", "yes", "ok", "okay", "y"}
+    | {"네맞아요", "응맞아", "어맞아", "맞아맞아", "그렇습니다", "그렇지", "그럼"}
+)
+_NO: Final = frozenset(
+    {"아니", "아니요", "아뇨", "아니야", "아니에요", "아닙니다", "ㄴㄴ", "ㄴ", "노", "no", "n"}
+    | {"틀려", "틀렸어", "틀려요", "아니거든", "아닌데", "아니오"}
+)
+_NOT_LETTERS: Final = re.compile(r"[^0-9A-Za-z가-힣ㄱ-ㅎ]+")
+
+
+def read_yes_no(text: str) -> bool | None:
+    """True for yes (네, 응, 맞아요, ㅇㅇ, ok), False for no (아니요, ㄴㄴ, no), else None."""
+    compact = _NOT_LETTERS.sub("", text).lower()
+    compact = re.sub(r"(ㅋ|ㅎ|ㅠ|ㅜ)+$", "", compact)
+    if compact in _YES:
+        return True
+    if compact in _NO:
+        return False
+    return None
+
+
+def confirm_prompt(doubts: Sequence[Doubt]) -> str:
+    """The question asked before using corrected entities.
+
+    ``[Doubt("모래", "모레")]`` → ``'모래'를 '모레'로 알아들었어요. 맞으면 네, 아니면 다시
+    말씀해 주세요.``
+    """
+    read = ", ".join(
+        f"'{d.typed}'{choose(d.typed, '을/를')} '{d.read_as}'{choose(d.read_as or '', '로/으로')}"
+        for d in doubts
+    )
+    return f"{read} 알아들었어요. 맞으면 네, 아니면 다시 말씀해 주세요."
+
+
+def reask_prompt(doubts: Sequence[Doubt]) -> str:
+    """The request to say it again: ``'13/45'를 잘 모르겠어요. 다시 말씀해 주세요.``"""
+    parts = ", ".join(f"'{d.typed}'" for d in doubts)
+    last = doubts[-1].typed if doubts else ""
+    return f"{parts}{choose(last, '을/를')} 잘 모르겠어요. 다시 말씀해 주세요."
 
 
 def certain(entities: Iterable[EntityMatch]) -> list[EntityMatch]:
