@@ -323,3 +323,11 @@ def test_typed_chat_dev_set_meets_the_issue_targets(tokenizer: Tokenizer) -> Non
     assert total.understood / total.n >= 0.95, total.failures
     assert total.ood_intent == 0, total.failures
     assert total.silently_wrong == 0, total.failures
+
+
+def test_typo_corrector_keep_words_and_word_rests() -> None:
+    corrector = TypoCorrector(["어제", "모레", "날씨"], keep=["이제"], endings=["에", "는"])
+    assert corrector.correct("이제 그만")[1] == []  # known, and never a correction target
+    assert corrector.correct("모래는")[0] == "모레는"
+    assert corrector.correct("모래날씨")[0] == "모레날씨"
+    assert corrector.correct("모래사장")[1] == []  # 사장 is neither an ending nor known

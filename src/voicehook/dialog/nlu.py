@@ -560,6 +560,10 @@ _COMMON_WORDS: Final = (
     *("언제", "누구", "왜요", "네네", "아니", "아니야", "맞아", "좋아", "싫어", "고마워"),
     *("감사", "안녕", "배고파", "심심해", "사랑", "오케이", "괜찮아", "모르겠어", "몰라"),
 )
+# What may follow a corrected word start in the same word: particles and endings.
+_TYPO_ENDINGS: Final = frozenset(
+    {*_SIMPLE_SUFFIXES, "임", "인듯", "일걸", "이다", "였어", "이었어", "도", "만", "좀"}
+)
 _DATE_WORDS: Final = (
     *("오늘", "내일", "모레", "글피", "어제", "그제", "그저께", "내일모레"),
     *(f"{d}요일" for d in "월화수목금토일"),
@@ -593,6 +597,7 @@ _PARTIAL_CONFIDENCE: Final = 0.8
 # What may follow a one-syllable dictionary form inside the same word ("곱" in "곱하면").
 _ONE_SYLLABLE_TAILS: Final = frozenset(
     {"", "은", "는", "이", "가", "을", "를", "에", "로", "으로", "도", "요", "야", "이야"}
+    | {"이요", "이에요", "예요", "입니다", "임", "인듯", "인가", "이지", "일걸", "이다"}
 )
 
 
@@ -857,8 +862,9 @@ class Nlu:
             self._exact.setdefault(example.key, example)
         self._corrector: TypoCorrector | None = None
         if typos:
+            plains = [p for _, _, examples in parsed for p in examples]
             self._corrector = TypoCorrector(
-                self._vocabulary([p for _, _, ex in parsed for p in ex])
+                self._vocabulary(plains), keep=_COMMON_WORDS, endings=_TYPO_ENDINGS
             )
 
     # ------------------------------------------------------------------ construction helpers
@@ -893,7 +899,6 @@ class Nlu:
         command and date words."""
         words: list[str] = [k for k, _, _, src in self._dictionary.forms() if src != "alias"]
         words.extend(_COMMAND_WORDS)
-        words.extend(_COMMON_WORDS)
         for plain, _ in examples:
             for word in _WORD_RE.findall(plain):
                 words.extend(word[:n] for n in range(len(word), 1, -1))

@@ -256,10 +256,18 @@ class TypoCorrector:
     compared with known words of the same number of syllables; the closest one within the
     allowed jamo edits (1 for 2–3 syllables, 2 for longer, none for one syllable) replaces
     it when it keeps the first jamo. Ties keep the word that came first in ``vocabulary``.
+
+    ``keep`` are everyday words that are known (never corrected) but never a correction
+    either (이제 must not become 어제). When only the start of a word is corrected, the rest
+    must be one of ``endings`` (particles, verb endings) or start with a known word:
+    서을에서 → 서울에서 and 서을날씨 → 서울날씨, but 모래사장 stays.
     """
 
-    def __init__(self, vocabulary: Iterable[str]) -> None:
-        self._known: set[str] = set()
+    def __init__(
+        self, vocabulary: Iterable[str], *, keep: Iterable[str] = (), endings: Iterable[str] = ()
+    ) -> None:
+        self._endings = frozenset(endings)
+        self._known: set[str] = {w.lower() for w in keep}
         self._buckets: dict[tuple[int, bool], list[str]] = {}
         self._jamo: dict[tuple[int, bool], list[str]] = {}
         for word in vocabulary:
@@ -323,5 +331,24 @@ class TypoCorrector:
             candidate = self._buckets[(n, latin)][index]
             if bucket[index][0] != query[0] or distance == 0:
                 continue
+            if not self._rest_ok(lower[n:]):
+                continue
             return Correction(offset, offset + n, word[:n], candidate, int(distance))
         return None
+
+    def _rest_ok(self, rest: str) -> bool:
+        """What follows a corrected word start: nothing, endings, or a known word."""
+        if not rest or not self._endings:
+            return True
+        for _ in range(3):
+            if not rest:
+                return True
+            if any(rest[:n] in self._known for n in range(len(rest), 1, -1)):
+                return True
+            ending = next(
+                (rest[:n] for n in range(len(rest), 0, -1) if rest[:n] in self._endings), None
+            )
+            if ending is None:
+                return False
+            rest = rest[len(ending) :]
+        return not rest
