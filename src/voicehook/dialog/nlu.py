@@ -36,6 +36,7 @@ from voicehook.dialog.builtin_entities import (
     SUPPORTED_BUILTIN_TYPES,
     find_builtin_entities,
     normalize_builtin,
+    parse_korean_number,
 )
 from voicehook.dialog.typed import (
     BUILTIN_ALIASES,
@@ -682,7 +683,12 @@ class _Dictionary:
                 while ws > 0 and _is_hangul(text[ws - 1]):
                     ws -= 1
                 before = text[ws:oi]
-                min_length = 2 if len(before) >= 2 or before in _ONE_SYLLABLE_TAILS else 3
+                short_ok = (
+                    len(before) >= 2
+                    or before in _ONE_SYLLABLE_TAILS
+                    or parse_korean_number(before) is not None  # 백빼기이십
+                )
+                min_length = 2 if short_ok else 3
             for length in self._lengths:
                 if length < min_length:
                     break
@@ -799,6 +805,8 @@ class Nlu:
             raise ValueError(f"unknown built-in intents: {sorted(unknown)}")
         self._invocation = _compact(invocation) if invocation else ""
         self._intent_names = [i.name for i in intents]
+        self._lemma_vocab: set[str] = set()
+        self._lemma_longest = 0
 
         self._dictionary = _Dictionary()
         self._custom_types: set[str] = set()
@@ -857,14 +865,19 @@ class Nlu:
             for (index, name, _, key, roles), feats in zip(raw, features, strict=True)
         ]
         self._example_norms = [self._norm(e.features) for e in self._examples]
+        # Lemmas of the examples, for words glued together at parse time (see _lemmas).
+        self._lemma_vocab = {
+            f for f in df if "|" not in f and len(f) >= 2 and all(_is_hangul(c) for c in f)
+        }
+        self._lemma_longest = max((len(f) for f in self._lemma_vocab), default=0)
         self._exact: dict[str, _Example] = {}
         for example in self._examples:
             self._exact.setdefault(example.key, example)
         self._corrector: TypoCorrector | None = None
         if typos:
-            plains = [p for _, _, examples in parsed for p in examples]
+            words, starts = self._vocabulary([p for _, _, examples in parsed for p in examples])
             self._corrector = TypoCorrector(
-                self._vocabulary(plains), keep=_COMMON_WORDS, endings=_TYPO_ENDINGS
+                words, keep=_COMMON_WORDS, endings=_TYPO_ENDINGS, starts=starts
             )
 
     # ------------------------------------------------------------------ construction helpers
@@ -894,17 +907,19 @@ class Nlu:
                 if len(values) == 1 and self._dictionary.value_of(spec.name, head) is None:
                     self._dictionary.add(spec.name, head, next(iter(values)), "partial")
 
-    def _vocabulary(self, examples: Iterable[tuple[str, list[Any]]]) -> list[str]:
-        """Known words for typo correction: entity forms, example words (and their starts),
-        command and date words."""
+    def _vocabulary(self, examples: Iterable[tuple[str, list[Any]]]) -> tuple[list[str], list[str]]:
+        """Known words for typo correction (entity forms, example words, command and date
+        words) and word starts (날씨 of 날씨가) that may be corrections too."""
         words: list[str] = [k for k, _, _, src in self._dictionary.forms() if src != "alias"]
         words.extend(_COMMAND_WORDS)
+        starts: list[str] = []
         for plain, _ in examples:
             for word in _WORD_RE.findall(plain):
-                words.extend(word[:n] for n in range(len(word), 1, -1))
+                words.append(word)
+                starts.extend(word[:n] for n in range(len(word) - 1, 1, -1))
         if self._types & {"BID_DT_DAY", "BID_DT_WDAY"}:
             words.extend(_DATE_WORDS)
-        return words
+        return words, starts
 
     def _learn_form(self, type_name: str, text: str) -> None:
         if type_name in SUPPORTED_BUILTIN_TYPES:
@@ -968,12 +983,50 @@ class Nlu:
         items: list[tuple[int, str]] = [(s.start, _placeholder(s.type)) for s in spans]
         for tok in self._tokenizer.tokenize(text):
             if any(tok.start < s.end and tok.end > s.start for s in spans):
+                # A word glued to an entity ("12월25일인데무슨요일이야"): the rest of it.
+                items.extend(self._outside(text, tok, spans))
                 continue
-            if tok.lemma in _STOPWORDS:
-                continue
-            items.append((tok.start, tok.lemma))
+            items.extend(self._lemmas(tok.start, tok.lemma))
         items.sort(key=lambda item: item[0])
         return [lemma for _, lemma in items]
+
+    def _outside(self, text: str, tok: Token, spans: Sequence[_Span]) -> list[tuple[int, str]]:
+        out: list[tuple[int, str]] = []
+        pos = tok.start
+        for s in sorted(spans, key=lambda s: s.start):
+            if s.end <= pos or s.start >= tok.end:
+                continue
+            if s.start - pos >= 2:
+                out.extend(self._piece(text, pos, s.start))
+            pos = max(pos, s.end)
+        if tok.end - pos >= 2:
+            out.extend(self._piece(text, pos, tok.end))
+        return out
+
+    def _piece(self, text: str, start: int, end: int) -> list[tuple[int, str]]:
+        out: list[tuple[int, str]] = []
+        for t in self._tokenizer.tokenize(text[start:end]):
+            out.extend(self._lemmas(start + t.start, t.lemma))
+        return out
+
+    def _lemmas(self, start: int, lemma: str) -> list[tuple[int, str]]:
+        """``lemma``, or the known lemmas glued inside it (날씨어때 → 날씨, 어때): a
+        longest-match scan over the examples' lemmas, for words typed without spaces."""
+        if lemma in _STOPWORDS:
+            return []
+        if len(lemma) < 3 or lemma in self._lemma_vocab or not self._lemma_vocab:
+            return [(start, lemma)]
+        found: list[tuple[int, str]] = []
+        i = 0
+        while i < len(lemma):
+            for n in range(min(len(lemma) - i, self._lemma_longest), 1, -1):
+                if lemma[i : i + n] in self._lemma_vocab:
+                    found.append((start + i, lemma[i : i + n]))
+                    i += n
+                    break
+            else:
+                i += 1
+        return found or [(start, lemma)]
 
     @staticmethod
     def _features(seq: Sequence[str]) -> set[str]:
@@ -1040,6 +1093,10 @@ class Nlu:
                 spans = _resolve_overlaps(self._recognise(body, types, prefer=prefer))
         if corrections:
             spans = self._mark_corrected(spans, corrections, typed)
+        spans = [
+            s if s.text == typed[s.start : s.end] else replace(s, text=typed[s.start : s.end])
+            for s in spans
+        ]  # noise was masked: report what was typed
         key = self._key(body, spans)
         intent: str | None
         score: float

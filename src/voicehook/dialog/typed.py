@@ -258,23 +258,34 @@ class TypoCorrector:
     it when it keeps the first jamo. Ties keep the word that came first in ``vocabulary``.
 
     ``keep`` are everyday words that are known (never corrected) but never a correction
-    either (이제 must not become 어제). When only the start of a word is corrected, the rest
+    either (이제 must not become 어제). ``starts`` are word starts (곱하 of 곱하면) that may
+    be corrections but do not make a typed word known (곱하가 is still read as 곱하기).
+    When only the start of a word is corrected, the rest
     must be one of ``endings`` (particles, verb endings) or start with a known word:
     서을에서 → 서울에서 and 서을날씨 → 서울날씨, but 모래사장 stays.
     """
 
     def __init__(
-        self, vocabulary: Iterable[str], *, keep: Iterable[str] = (), endings: Iterable[str] = ()
+        self,
+        vocabulary: Iterable[str],
+        *,
+        keep: Iterable[str] = (),
+        endings: Iterable[str] = (),
+        starts: Iterable[str] = (),
     ) -> None:
         self._endings = frozenset(endings)
         self._known: set[str] = {w.lower() for w in keep}
         self._buckets: dict[tuple[int, bool], list[str]] = {}
         self._jamo: dict[tuple[int, bool], list[str]] = {}
-        for word in vocabulary:
-            w = word.lower()
-            if len(w) < 2 or w in self._known or not _WORD_RE.fullmatch(w):
+        words = [w.lower() for w in vocabulary]
+        self._known.update(words)
+        targets: set[str] = set()
+        for w in [*words, *(s.lower() for s in starts)]:
+            if len(w) < 2 or w in targets or not _WORD_RE.fullmatch(w):
                 continue
-            self._known.add(w)
+            if w in self._known and w not in words:
+                continue  # a keep word
+            targets.add(w)
             key = (len(w), w.isascii())
             self._buckets.setdefault(key, []).append(w)
             self._jamo.setdefault(key, []).append(decompose(w))
@@ -314,7 +325,7 @@ class TypoCorrector:
         latin = lower.isascii()
         longest = min(len(lower), _MAX_PREFIX) if not latin else len(lower)
         lengths = range(longest, 1, -1) if not latin else (len(lower),)
-        if any(lower[:n] in self._known for n in lengths):
+        if any(lower[:n] in self._known and self._rest_ok(lower[n:]) for n in lengths):
             return None
         for n in lengths:
             allowed = _allowed(n, latin)
