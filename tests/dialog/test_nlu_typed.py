@@ -310,12 +310,14 @@ def _typed_bench() -> ModuleType:
     return module
 
 
+@pytest.mark.parametrize("part", ["dev", "heldout"])
 @pytest.mark.parametrize("tokenizer", TOKENIZERS, ids=lambda t: type(t).__name__)
-def test_typed_chat_dev_set_meets_the_issue_targets(tokenizer: Tokenizer) -> None:
-    """bench/typed_chat/dev.yaml: ≥ 95% fully understood, no out-of-domain utterance given
-    an intent, nothing answered wrongly without asking (docs/nlu.md has the tables)."""
+def test_typed_chat_sets_meet_the_issue_targets(tokenizer: Tokenizer, part: str) -> None:
+    """bench/typed_chat: ≥ 95% fully understood, no out-of-domain utterance given an intent,
+    nothing answered wrongly without asking (docs/nlu.md has the tables). The held-out set
+    was scored blind once (94.6%); since then it is a regression guard like the dev set."""
     bench = _typed_bench()
-    tallies = bench.evaluate(bench.load_items("dev"), tokenizer)
+    tallies = bench.evaluate(bench.load_items(part), tokenizer)
     total = bench.Tally()
     for t in tallies.values():
         total.add(t)
