@@ -106,9 +106,13 @@ async def talk(engine: DialogEngine, *texts: str) -> list[TurnResult]:
     return out
 
 
-async def test_a_typo_in_an_optional_date_is_confirmed_before_answering() -> None:
+async def test_a_typo_in_an_optional_date_is_confirmed_before_answering(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     engine, rec = make()
-    (ask,) = await talk(engine, "모래 대구 날씨")
+    with caplog.at_level(logging.INFO, logger="voicehook.dialog"):
+        (ask,) = await talk(engine, "모래 대구 날씨")
+    assert "asked the user (confirm) about 모래→모레; intent ask.weather" in caplog.text
     assert rec.calls == []
     assert ask.prompt_source == "confirm" and ask.prompt_type == "wait"
     assert ask.prompt == "'모래'를 '모레'로 알아들었어요. 맞으면 네, 아니면 다시 말씀해 주세요."
@@ -148,15 +152,17 @@ async def test_a_date_not_understood_is_asked_again_not_answered_for_today() -> 
     assert ok.prompt_source == "response"
 
 
-async def test_reask_mode_and_accept_mode() -> None:
+async def test_reask_mode_and_accept_mode(caplog: pytest.LogCaptureFixture) -> None:
     engine, rec = make(nlu_uncertain="reask")
     (ask,) = await talk(engine, "서을 날씨")
     assert ask.prompt == "'서을'을 잘 모르겠어요. 다시 말씀해 주세요."
     assert ask.state.waiting is None
     engine, rec = make(nlu_uncertain="accept")
-    (done,) = await talk(engine, "서을 날씨")
+    with caplog.at_level(logging.INFO, logger="voicehook.dialog"):
+        (done,) = await talk(engine, "서을 날씨")
     assert rec.calls[-1]["location"] == "서울"
     assert done.corrections == ["서을→서울"]
+    assert "used without asking: ['서을→서울']" in caplog.text
 
 
 def test_nlu_uncertain_is_validated() -> None:

@@ -584,7 +584,10 @@ class DialogEngine:
         res.unresolved = list(nlu.unresolved)
         mode = self.settings.nlu_uncertain
         waiting = st.waiting
-        if mode == "accept" or nlu.intent == INTENT_STOP or not nlu.uncertain:
+        if not nlu.uncertain or nlu.intent == INTENT_STOP:
+            return False
+        if mode == "accept":
+            _log.info("nlu: used without asking: %s %s", res.corrections, res.unresolved)
             return False
         action = waiting.action if waiting is not None else self._by_intent.get(nlu.intent or "")
         if action is None or (waiting is None and self.settings.play_builder):
