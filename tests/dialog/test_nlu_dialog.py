@@ -152,6 +152,16 @@ async def test_a_date_not_understood_is_asked_again_not_answered_for_today() -> 
     assert ok.prompt_source == "response"
 
 
+async def test_two_values_for_one_parameter_are_not_answered_for_one() -> None:
+    engine, rec = make()
+    (ask,) = await talk(engine, "부산 날씨랑 서울 날씨")
+    assert rec.calls == []
+    assert ask.prompt == "'부산', '서울' 중에 하나만 말씀해 주세요."
+    (ok,) = await talk(engine, "서울 날씨")
+    assert rec.calls[-1]["location"] == "서울"
+    assert ok.session_ended
+
+
 async def test_reask_mode_and_accept_mode(caplog: pytest.LogCaptureFixture) -> None:
     engine, rec = make(nlu_uncertain="reask")
     (ask,) = await talk(engine, "서을 날씨")

@@ -584,10 +584,7 @@ class DialogEngine:
         res.unresolved = list(nlu.unresolved)
         mode = self.settings.nlu_uncertain
         waiting = st.waiting
-        if not nlu.uncertain or nlu.intent == INTENT_STOP:
-            return False
-        if mode == "accept":
-            _log.info("nlu: used without asking: %s %s", res.corrections, res.unresolved)
+        if nlu.intent == INTENT_STOP:
             return False
         action = waiting.action if waiting is not None else self._by_intent.get(nlu.intent or "")
         if action is None or (waiting is None and self.settings.play_builder):
@@ -596,10 +593,11 @@ class DialogEngine:
         if isinstance(waiting, ListenWait):
             names += [b.action for b in self.definition.actions[action].branches]
         params = [p for n in names for p in self.definition.action_parameters(n).values()]
-        if isinstance(waiting, SlotWait):
-            params = [self._param(waiting.action, waiting.param)]
         doubts = uncertain_entities(nlu, params)
         if not doubts:
+            return False
+        if mode == "accept":
+            _log.info("nlu: used without asking: %s %s", res.corrections, res.unresolved)
             return False
         res.intent, res.score = nlu.intent, nlu.score
         res.entities = [_info(e) for e in nlu.entities]

@@ -112,10 +112,15 @@ def build_recognizer(
 
 @dataclass(frozen=True, slots=True)
 class Doubt:
-    """Something to ask about: ``typed`` was read as ``read_as`` (None: not understood)."""
+    """Something to ask about: ``typed`` was read as ``read_as`` (None: not understood).
+
+    ``choices`` is set for an entity beyond what the parameters take: the texts of all the
+    entities of its type, of which the user should say one.
+    """
 
     typed: str
     read_as: str | None
+    choices: tuple[str, ...] = ()
 
 
 def load_recognizer(spec: str, definition: PlayDefinition) -> Recognizer:
@@ -144,7 +149,9 @@ def uncertain_entities(result: NluResult, params: Iterable[Parameter]) -> list[D
       ``params`` maps: ``Doubt("모래", "모레")``, ``Doubt("신나는", "신나는 음악")``;
     - every ``unresolved`` part, when any utterance parameter exists (a date or a number
       the parameters could have used was not understood: answering with the defaults would
-      be wrong): ``Doubt("13/45", None)``.
+      be wrong): ``Doubt("13/45", None)``;
+    - every entity beyond the parameters that map its type (a second operator, a second
+      place): ``Doubt("더하기", None)``.
     """
     uparams = [p for p in params if p.kind == "utterance"]
     types = {m.type for p in uparams for m in p.mappings}
@@ -157,6 +164,27 @@ def uncertain_entities(result: NluResult, params: Iterable[Parameter]) -> list[D
         out.append(Doubt(e.text, read_as))
     if uparams:
         out.extend(Doubt(part, None) for part in result.unresolved)
+        for e in _surplus(result.entities, uparams):
+            same = tuple(x.text for x in result.entities if x.type == e.type)
+            if all(d.choices != same for d in out):
+                out.append(Doubt(e.text, None, same))
+    return out
+
+
+def _surplus(entities: Sequence[EntityMatch], uparams: Sequence[Parameter]) -> list[EntityMatch]:
+    """Entities no parameter can take: more of a type than parameters mapping it
+    ("3 곱하기 4 더하기 5" has two operators for one parameter). The later ones are surplus;
+    answering without them would answer another question."""
+    slots = {
+        t: sum(1 for p in uparams if t in {m.type for m in p.mappings})
+        for t in {e.type for e in entities}
+    }
+    seen: dict[str, int] = {}
+    out: list[EntityMatch] = []
+    for e in entities:
+        seen[e.type] = seen.get(e.type, 0) + 1
+        if slots[e.type] and seen[e.type] > slots[e.type]:
+            out.append(e)
     return out
 
 
@@ -197,10 +225,19 @@ def confirm_prompt(doubts: Sequence[Doubt]) -> str:
 
 
 def reask_prompt(doubts: Sequence[Doubt]) -> str:
-    """The request to say it again: ``'13/45'를 잘 모르겠어요. 다시 말씀해 주세요.``"""
-    parts = ", ".join(f"'{d.typed}'" for d in doubts)
-    last = doubts[-1].typed if doubts else ""
-    return f"{parts}{choose(last, '을/를')} 잘 모르겠어요. 다시 말씀해 주세요."
+    """The request to say it again: ``'13/45'를 잘 모르겠어요. 다시 말씀해 주세요.``, or for
+    too many values ``'부산', '서울' 중에 하나만 말씀해 주세요.``"""
+    sentences: list[str] = []
+    unclear = [d for d in doubts if not d.choices]
+    if unclear:
+        parts = ", ".join(f"'{d.typed}'" for d in unclear)
+        sentences.append(f"{parts}{choose(unclear[-1].typed, '을/를')} 잘 모르겠어요.")
+    for d in doubts:
+        if d.choices:
+            sentences.append(", ".join(f"'{c}'" for c in d.choices) + " 중에 하나만 말씀해 주세요.")
+    if unclear:
+        sentences.append("다시 말씀해 주세요.")
+    return " ".join(sentences)
 
 
 def certain(entities: Iterable[EntityMatch]) -> list[EntityMatch]:
