@@ -333,3 +333,12 @@ def test_typo_corrector_keep_words_and_word_rests() -> None:
     assert corrector.correct("모래는")[0] == "모레는"
     assert corrector.correct("모래날씨")[0] == "모레날씨"
     assert corrector.correct("모래사장")[1] == []  # 사장 is neither an ending nor known
+
+
+def test_a_near_miss_of_an_entity_is_unresolved(plays: dict[str, Nlu]) -> None:
+    """머래 is two jamo from 모레: too far to correct, too close to ignore."""
+    result = plays["weather"].parse("머래 대구 날씨")
+    assert result.intent == "ask.weather"
+    assert result.unresolved == ["머래"]
+    assert [e.value for e in result.entities] == ["대구"]
+    assert plays["weather"].parse("대구 날씨 어때").unresolved == []  # known words are not

@@ -874,10 +874,18 @@ class Nlu:
         for example in self._examples:
             self._exact.setdefault(example.key, example)
         self._corrector: TypoCorrector | None = None
+        self._near: TypoCorrector | None = None
         if typos:
             words, starts = self._vocabulary([p for _, _, examples in parsed for p in examples])
             self._corrector = TypoCorrector(
                 words, keep=_COMMON_WORDS, endings=_TYPO_ENDINGS, starts=starts
+            )
+            # Entity forms one edit beyond what is corrected (머래 vs 모레): not understood.
+            forms = [k for k, _, _, src in self._dictionary.forms() if src == "exact"]
+            if self._types & {"BID_DT_DAY", "BID_DT_WDAY"}:
+                forms.extend(_DATE_WORDS)
+            self._near = TypoCorrector(
+                forms, keep=[*_COMMON_WORDS, *words, *starts], endings=_TYPO_ENDINGS, slack=1
             )
 
     # ------------------------------------------------------------------ construction helpers
@@ -1120,9 +1128,12 @@ class Nlu:
         if corrections and intent is not None:
             score = round(score * min(c.confidence for c in corrections), 4)
         entities = self._assign_roles(intent, best, spans, offset)
-        unresolved = (
-            [] if intent is None or intent.startswith("NUGU.INTENT.") else _leftovers(body, spans)
-        )
+        unresolved: list[str] = []
+        if intent is not None and not intent.startswith("NUGU.INTENT."):
+            unresolved = _leftovers(body, spans)
+            if self._near is not None:
+                taken = [(s.start, s.end) for s in spans] + [(c.start, c.end) for c in corrections]
+                unresolved.extend(c.typed for c in self._near.correct(body, taken)[1])
         if expected is not None:
             entities = [e for e in entities if e.type in expected]
             counts = Counter(e.type for e in entities)

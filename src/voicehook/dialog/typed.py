@@ -260,6 +260,8 @@ class TypoCorrector:
     ``keep`` are everyday words that are known (never corrected) but never a correction
     either (이제 must not become 어제). ``starts`` are word starts (곱하 of 곱하면) that may
     be corrections but do not make a typed word known (곱하가 is still read as 곱하기).
+    ``slack`` widens the allowed distance: with ``slack=1`` the corrector finds *near misses*
+    (머래 for 모레), which the NLU reports as not understood rather than corrects.
     When only the start of a word is corrected, the rest
     must be one of ``endings`` (particles, verb endings) or start with a known word:
     서을에서 → 서울에서 and 서을날씨 → 서울날씨, but 모래사장 stays.
@@ -272,7 +274,9 @@ class TypoCorrector:
         keep: Iterable[str] = (),
         endings: Iterable[str] = (),
         starts: Iterable[str] = (),
+        slack: int = 0,
     ) -> None:
+        self._slack = slack
         self._endings = frozenset(endings)
         self._known: set[str] = {w.lower() for w in keep}
         self._buckets: dict[tuple[int, bool], list[str]] = {}
@@ -332,6 +336,7 @@ class TypoCorrector:
             bucket = self._jamo.get((n, latin))
             if not allowed or not bucket:
                 continue
+            allowed += self._slack
             query = decompose(lower[:n])
             hit = process.extractOne(
                 query, bucket, scorer=Levenshtein.distance, score_cutoff=allowed
