@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         defn = load_definition(ROOT / "examples" / play / "play.yaml")
         nlus[play] = build(defn, tokenizer)
         bare = build(defn, tokenizer)
-        bare._corrector = None  # the same recogniser without typo correction
+        bare._corrector = bare._near = None  # the same recogniser without typo correction
         plain[play] = bare
     texts = [(str(i["play"]), str(i["text"])) for i in items]
     base = _costs([lambda t=t: tokenizer.tokenize(t) for _, t in texts], args.rounds)
