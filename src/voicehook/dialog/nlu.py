@@ -17,6 +17,14 @@ deterministic and explainable, not a statistical model:
    (the dialog engine then runs ``NUGU.ACTION.fallback``).
 4. **Roles** (``[3](BID_QT:first)``) are given by order, from the chosen intent's examples.
 
+For typed chat (:mod:`voicehook.dialog.typed`), noise (ㅋㅋ, emoji) is masked and common
+English words are read as Korean first; forms are also found inside glued words; symbols
+(``+``, ``×``) and romanised names are built-in forms; unknown words one jamo slip away
+from a known word are corrected (``fuzzy`` entities, lower confidence); built-in commands
+are also found at the start or end of a longer message. Digits no entity took and near
+misses of entity forms go to :attr:`NluResult.unresolved`. Every step keeps the text's
+length, so offsets index what was typed. See ``docs/nlu.md``.
+
 kiwipiepy (the ``voicehook[korean]`` extra) is used for morphemes when it is installed; it is
 imported lazily. Without it :class:`SimpleTokenizer` strips common particles and endings from
 whitespace-separated words, which is less accurate (see ``docs/nlu.md`` for the numbers).
