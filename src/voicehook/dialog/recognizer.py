@@ -261,8 +261,8 @@ def warn_if_no_kiwi(logger: logging.Logger, *, channel: str = "botframework") ->
         return False
     logger.warning(
         "the %s channel is enabled but kiwipiepy is not installed: the NLU falls back to "
-        "the simple tokenizer and understands typed Korean less well; "
-        "install it with: pip install 'voicehook[korean]'",
+        "the simple tokenizer, which recognises phrasings the examples do not cover less "
+        "well; install it with: pip install 'voicehook[korean]'",
         channel,
     )
     return True
