@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from voicehook.dialog.nlu import Tokenizer, default_tokenizer
+from voicehook.testing.clova import ClovaSigner, cek_request
 from voicehook.testing.nugu import NuguAnswer, NuguTestClient
 from voicehook.testing.transcripts import (
     ConversationReport,
@@ -41,6 +42,7 @@ from voicehook.testing.transcripts import (
 )
 
 __all__ = [
+    "ClovaSigner",
     "ConversationReport",
     "Mismatch",
     "NuguAnswer",
@@ -50,6 +52,7 @@ __all__ = [
     "arun_transcripts",
     "assert_passed",
     "assert_transcripts",
+    "cek_request",
     "check_turn",
     "load_transcripts",
     "run_transcripts",
