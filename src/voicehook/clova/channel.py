@@ -40,6 +40,11 @@ CONTENT_TYPE = b"application/json; charset=utf-8"
 _FIX = SpeechLimits(mode="fix")
 
 
+def _forbidden(code: str, message: str) -> HttpError:
+    """A 403; the server logs it with the request id (never the body)."""
+    return HttpError(403, code, message)
+
+
 class ClovaChannel:
     """Serves one :class:`~voicehook.clova.extension.ClovaApp` to CLOVA.
 
@@ -93,15 +98,6 @@ class ClovaChannel:
 
     # -- the call -------------------------------------------------------------------------
 
-    def _refuse(self, request: HttpRequest, code: str, message: str) -> HttpError:
-        logger.warning(
-            "refused a CLOVA call: %s (%s)",
-            message,
-            code,
-            extra={"request_id": request.request_id},
-        )
-        return HttpError(403, code, message)
-
     def _decode(self, request: HttpRequest) -> ClovaRequest:
         body = request.body
         try:
@@ -127,21 +123,18 @@ class ClovaChannel:
             )
         return ClovaRequest(raw, request.request_id, self.context)
 
-    def _check_app_id(self, request: HttpRequest, req: ClovaRequest) -> None:
+    def _check_app_id(self, req: ClovaRequest) -> None:
         if not self.app_ids:
             return
         app_id = req.application_id
         if app_id is None:
-            raise self._refuse(
-                request, "application_not_allowed", "the request names no applicationId"
-            )
+            raise _forbidden("application_not_allowed", "the request names no applicationId")
         candidate = app_id.encode()
         matched = False
         for allowed in self.app_ids:
             matched |= hmac.compare_digest(candidate, allowed)
         if not matched:
-            raise self._refuse(
-                request,
+            raise _forbidden(
                 "application_not_allowed",
                 "the applicationId is not one this server serves",
             )
@@ -152,9 +145,9 @@ class ClovaChannel:
             try:
                 verifier.verify(request.header(b"signaturecek"), request.body)
             except SignatureError as exc:
-                raise self._refuse(request, exc.code, exc.message) from None
+                raise _forbidden(exc.code, exc.message) from None
         req = self._decode(request)
-        self._check_app_id(request, req)
+        self._check_app_id(req)
         label = req.type
         result_code = "OK"
         error: str | None = None
