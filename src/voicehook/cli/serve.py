@@ -9,8 +9,10 @@ from typing import Any
 
 from voicehook.cli.loading import TargetError, load_clova, load_play
 from voicehook.clova import ClovaApp, ClovaChannel, Extension, SignatureVerifier, SpeechLimits
+from voicehook.clova.playmode import PlayMode
 from voicehook.play import Play
 from voicehook.server import Settings, VoicehookApp, configure_logging, create_app
+from voicehook.server.app import runtime_settings
 from voicehook.server.routing import Route
 
 _TARGET_ENV = "VOICEHOOK_TARGET"
@@ -119,9 +121,13 @@ def clova_channel(app: ClovaApp, settings: Settings) -> ClovaChannel:
 def build_app(play: Play, settings: Settings, extension: Extension | None = None) -> VoicehookApp:
     """The server app: NUGU, plus CLOVA at ``settings.clova_path`` unless turned off."""
     routes = []
-    if settings.clova and extension is not None:
-        channel = clova_channel(extension, settings)
-        routes.append(Route(settings.clova_path, channel, exact=True))
+    if settings.clova:
+        app: ClovaApp = (
+            extension
+            if extension is not None
+            else PlayMode(play, runtime=runtime_settings(play, settings))
+        )
+        routes.append(Route(settings.clova_path, clova_channel(app, settings), exact=True))
     return create_app(play, settings, routes=routes)
 
 

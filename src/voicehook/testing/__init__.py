@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from voicehook.dialog.nlu import Tokenizer, default_tokenizer
-from voicehook.testing.clova import ClovaSigner, cek_request
+from voicehook.testing.clova import ClovaClient, ClovaSigner, ClovaTurn, cek_request
 from voicehook.testing.nugu import NuguAnswer, NuguTestClient
 from voicehook.testing.transcripts import (
     ConversationReport,
@@ -42,7 +42,9 @@ from voicehook.testing.transcripts import (
 )
 
 __all__ = [
+    "ClovaClient",
     "ClovaSigner",
+    "ClovaTurn",
     "ConversationReport",
     "Mismatch",
     "NuguAnswer",
