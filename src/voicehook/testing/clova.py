@@ -35,8 +35,28 @@ class ClovaSigner:
 
     __slots__ = ("_key",)
 
-    def __init__(self) -> None:
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    def __init__(self, key: rsa.RSAPrivateKey | None = None) -> None:
+        self._key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    @classmethod
+    def from_private_key(cls, path: str | Path) -> ClovaSigner:
+        """A signer with the RSA private key in the PEM file ``path``."""
+        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError(f"{path}: not an RSA private key")
+        return cls(key)
+
+    def write_private_key(self, path: str | Path) -> Path:
+        """Write the private key as unencrypted PEM (a test key only!)."""
+        out = Path(path)
+        out.write_bytes(
+            self._key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        return out
 
     def sign(self, body: bytes) -> str:
         """The ``SignatureCEK`` header value for ``body``."""

@@ -174,6 +174,7 @@ async def _conversation(
                 name = _TO_CLOVA.get(intent or "", intent) or "Clova.FallbackIntent"
                 turn = await client.intent(name, slots)
         device.apply(turn)
+        rep.turn_count = number
         mismatches = check_clova_turn(turn, spec.expect)
         if mismatches:
             rep.failed_turn = number

@@ -119,6 +119,8 @@ class ConversationReport:
     failed_turn: int | None = None
     failed_input: str = ""
     mismatches: list[Mismatch] = field(default_factory=list)
+    #: Turns run on a channel that keeps no :class:`TurnResult` (CLOVA).
+    turn_count: int = 0
 
     @property
     def passed(self) -> bool:
