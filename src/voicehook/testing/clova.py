@@ -227,6 +227,7 @@ class ClovaClient:
         self.audio_player: dict[str, Any] | None = None
         self._http: Any = None
         self._started = False
+        self.last_body = b""
 
     async def __aenter__(self) -> ClovaClient:
         return self
@@ -292,6 +293,7 @@ class ClovaClient:
             version=self.version,
             **kwargs,
         )
+        self.last_body = body
         turn = await self.post(body)
         self.new = False
         if turn.status == 200:

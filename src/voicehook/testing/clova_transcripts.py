@@ -31,7 +31,14 @@ from typing import Any
 from voicehook.clova.channel import ClovaChannel
 from voicehook.clova.playmode import EVENTS, PlayMode
 from voicehook.clova.speech import SpeechLimits
-from voicehook.dialog.engine import DeviceEvent, DialogEngine, EngineSettings, Reset, UserText
+from voicehook.dialog.engine import (
+    DeviceEvent,
+    DialogEngine,
+    EngineSettings,
+    Reset,
+    TurnInput,
+    UserText,
+)
 from voicehook.dialog.nlu import (
     INTENT_NEXT,
     INTENT_OPEN,
@@ -52,7 +59,7 @@ from voicehook.testing.transcripts import (
     session_scopes,
 )
 
-__all__ = ["CHECKED_KEYS", "arun_clova_transcripts", "check_clova_turn"]
+__all__ = ["CHECKED_KEYS", "ClovaDriver", "arun_clova_transcripts", "check_clova_turn"]
 
 #: The expectations a CLOVA turn can be checked against.
 CHECKED_KEYS = frozenset(
@@ -140,18 +147,27 @@ class _Device:
                 self.activity = "STOPPED"
 
 
-async def _conversation(
-    client: ClovaClient, nlu: Nlu, conv: ConversationSpec
-) -> ConversationReport:
-    rep = ConversationReport(conv.name)
-    device = _Device()
-    for number, spec in enumerate(conv.turns, 1):
+class ClovaDriver:
+    """Turns transcript and simulator inputs into CEK requests, like CLOVA and a device.
+
+    ``user`` text goes through ``nlu`` (standing in for CLOVA's NLU); device events carry
+    the simulated AudioPlayer's token and offset; ``reset`` starts a new session and device.
+    """
+
+    def __init__(self, client: ClovaClient, nlu: Nlu) -> None:
+        self.client = client
+        self.nlu = nlu
+        self.device = _Device()
+
+    async def turn(self, inp: TurnInput) -> ClovaTurn | None:
+        """Send one input; None for a reset (nothing is sent)."""
+        client = self.client
+        device = self.device
         client.audio_player = device.context()
-        inp = spec.input
         if isinstance(inp, Reset):
             client.new_session()
-            device = _Device()
-            continue
+            self.device = _Device()
+            return None
         if isinstance(inp, DeviceEvent):
             fields = dict(inp.fields)
             if device.token is not None:
@@ -163,7 +179,7 @@ async def _conversation(
             turn = await client.event(name, fields)
         else:
             assert isinstance(inp, UserText)
-            parsed = nlu.parse(inp.text)
+            parsed = self.nlu.parse(inp.text)
             intent = parsed.intent
             slots = {}
             for e in parsed.entities:
@@ -174,14 +190,25 @@ async def _conversation(
                 name = _TO_CLOVA.get(intent or "", intent) or "Clova.FallbackIntent"
                 turn = await client.intent(name, slots)
         device.apply(turn)
+        return turn
+
+
+async def _conversation(
+    client: ClovaClient, nlu: Nlu, conv: ConversationSpec
+) -> ConversationReport:
+    rep = ConversationReport(conv.name)
+    driver = ClovaDriver(client, nlu)
+    for number, spec in enumerate(conv.turns, 1):
+        turn = await driver.turn(spec.input)
         rep.turn_count = number
+        if turn is None:
+            continue
         mismatches = check_clova_turn(turn, spec.expect)
         if mismatches:
             rep.failed_turn = number
             rep.failed_input = spec.label
             rep.mismatches = mismatches
             break
-
     return rep
 
 
