@@ -26,6 +26,7 @@ from voicehook.clova.signature import SignatureError, SignatureVerifier
 from voicehook.clova.speech import SpeechLimitError, SpeechLimits
 from voicehook.errors import HttpError
 from voicehook.http import Answer, HttpRequest
+from voicehook.play.deadline import DeadlineWatch
 
 if TYPE_CHECKING:
     from voicehook.play.context import AppContext
@@ -75,7 +76,7 @@ class ClovaChannel:
         self.deadline = deadline
         self.limits = limits or SpeechLimits()
         self.context: AppContext | None = None
-        self._failure: bytes | None = None
+        self._watch: DeadlineWatch | None = None
 
     async def startup(self, app: AppContext) -> None:
         self.context = app
@@ -149,28 +150,50 @@ class ClovaChannel:
         req = self._decode(request)
         self._check_app_id(req)
         label = req.type
-        result_code = "OK"
-        error: str | None = None
+        # The deadline: one shared timer per event loop (DeadlineWatch) instead of an
+        # asyncio.timeout per call, as on the NUGU path.
+        loop = asyncio.get_running_loop()
+        watch = self._watch
+        if watch is None or watch.loop is not loop:
+            watch = self._watch = DeadlineWatch(loop, self.deadline)
+        task = asyncio.current_task(loop)
+        key = -1
+        if task is not None:
+            key = next(watch.ids)
+            watch.due[key] = (task, loop.time() + self.deadline)
+            if watch.handle is None:
+                watch.arm()
+        failure: BaseException | None = None
+        response: Response | None = None
         try:
-            async with asyncio.timeout(self.deadline):
-                response = await self.app.answer(req)
-        except TimeoutError:
-            result_code, error = "TIMEOUT", f"no answer within {self.deadline:g} s"
+            response = await self.app.answer(req)
+        except BaseException as exc:  # re-raised below unless it is the deadline or a bug
+            failure = exc
+        watch.due.pop(key, None)
+        if watch.expired and key in watch.expired and task is not None:
+            watch.expired.discard(key)
+            if task.uncancel() > 0 and isinstance(failure, asyncio.CancelledError):
+                raise failure  # cancelled from outside too (client gone, shutdown)
+            error = f"no answer within {self.deadline:g} s"
             logger.error(
                 "CLOVA %s: no answer within %g s; said the failure speech",
                 label,
                 self.deadline,
                 extra={"request_id": request.request_id},
             )
-            return self._failure_answer(req, label, result_code, error)
-        except Exception as exc:
-            result_code, error = "HANDLER_ERROR", f"{type(exc).__name__}: {exc}"
-            logger.exception(
+            return self._failure_answer(req, label, "TIMEOUT", error)
+        if failure is not None:
+            if not isinstance(failure, Exception):
+                raise failure
+            error = f"{type(failure).__name__}: {failure}"
+            logger.error(
                 "CLOVA %s failed; said the failure speech",
                 label,
+                exc_info=failure,
                 extra={"request_id": request.request_id},
             )
-            return self._failure_answer(req, label, result_code, error)
+            return self._failure_answer(req, label, "HANDLER_ERROR", error)
+        assert response is not None
         warnings: list[str] = []
         try:
             env = envelope(
@@ -192,10 +215,7 @@ class ClovaChannel:
         for warning in warnings:
             logger.warning("CLOVA %s: %s", label, warning, extra={"request_id": request.request_id})
         return Answer(
-            wire.encode_envelope(env),
-            label=label,
-            result_code=result_code,
-            content_type=CONTENT_TYPE,
+            wire.encode_envelope(env), label=label, result_code="OK", content_type=CONTENT_TYPE
         )
 
     def failure_response(self) -> Response:

@@ -63,9 +63,9 @@ class ClovaApp(Protocol):
     async def shutdown(self, app: AppContext) -> None: ...
 
 
-async def _run(handler: Handler, request: ClovaRequest) -> HandlerResult:
-    if inspect.iscoroutinefunction(handler):
-        result: HandlerResult = await handler(request)
+async def _run(handler: Handler, request: ClovaRequest, is_async: bool) -> HandlerResult:
+    if is_async:
+        result: HandlerResult = await handler(request)  # type: ignore[misc]
         return result
     value = await asyncio.to_thread(handler, request)
     if inspect.isawaitable(value):
@@ -118,6 +118,7 @@ class Extension:
         self._default: Handler | None = None
         self._intents: dict[str, Handler] = {}
         self._events: dict[str, Handler] = {}
+        self._async: dict[Handler, bool] = {}
         self._startup: list[Callable[[AppContext], Awaitable[None]]] = []
         self._shutdown: list[Callable[[AppContext], Awaitable[None]]] = []
 
@@ -210,7 +211,10 @@ class Extension:
                 )
                 return tell(self.fallback_speech)
             return neutral()
-        result = _as_response(await _run(handler, request), f"handler {name!r}")
+        is_async = self._async.get(handler)
+        if is_async is None:
+            is_async = self._async[handler] = inspect.iscoroutinefunction(handler)
+        result = _as_response(await _run(handler, request, is_async), f"handler {name!r}")
         if request.type == "SessionEndedRequest":
             return neutral()
         return result

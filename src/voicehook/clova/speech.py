@@ -179,6 +179,11 @@ class _Renderer:
             text = text.strip()
             if not text:
                 continue
+            if len(text) <= limits.sentence_chars and total + len(text) <= limits.total_chars:
+                # No sentence of a short text can be too long: the common case, no splitting.
+                total += len(text)
+                out.append(wire.SpeechInfo("PlainText", lang, text, token))
+                continue
             if limits.mode == "error":
                 for sentence in sentences(text):
                     if len(sentence) > limits.sentence_chars:
