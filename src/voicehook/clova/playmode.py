@@ -55,7 +55,7 @@ from voicehook.dialog.nlu import (
     SimpleTokenizer,
 )
 from voicehook.dialog.runtime import DialogRuntime
-from voicehook.dialog.session import AudioPlayerState
+from voicehook.dialog.session import AudioPlayerState, DeviceState
 from voicehook.play.definition import PlayDefinition
 from voicehook.store import ConflictError
 
@@ -242,16 +242,18 @@ def to_cek_directives(
 # -- the app ---------------------------------------------------------------------------------
 
 
-def _audio_state(context: wire.AudioPlayerContext | None) -> AudioPlayerState | None:
+def _device(context: wire.AudioPlayerContext | None) -> DeviceState | None:
+    """The device as CLOVA reports it in ``context.AudioPlayer`` (None: no player)."""
     if context is None:
         return None
     stream = context.stream or {}
     token = context.token or stream.get("token")
-    return AudioPlayerState(
+    audio = AudioPlayerState(
         player_activity=context.player_activity or "IDLE",
         token=token if isinstance(token, str) and token else None,
         offset_in_milliseconds=context.offset_in_milliseconds or 0,
     )
+    return DeviceState(audio=audio)
 
 
 def _slot_text(value: str | None) -> str | None:
@@ -363,19 +365,23 @@ class PlayMode:
     async def _turn(
         self, runtime: DialogRuntime, sid: str, user_input: TurnInput, request: ClovaRequest
     ) -> TurnResult:
-        """One engine turn on the stored state, with the device's AudioPlayer state from
-        ``context.AudioPlayer``. A session that ended is deleted instead of saved."""
+        """One engine turn on the stored conversation, with the device's AudioPlayer as
+        CLOVA reports it (``context.AudioPlayer``; never stored: the device owns it). Like
+        :meth:`DialogRuntime.turn`, but a session that ended is deleted instead of saved."""
         engine = runtime.engine
         store = runtime.store
         key = runtime.key(sid)
-        audio = _audio_state(request.audio_player)
+        device = _device(request.audio_player)
         attempt = 0
         while True:
             state, version = await runtime.load(sid)
-            if audio is not None:
-                state.audio = audio
             result = await engine.turn(
-                state, user_input, session_id=sid, user_key=request.user_id, channel="clova"
+                state,
+                user_input,
+                device=device,
+                session_id=sid,
+                user_key=request.user_id,
+                channel="clova",
             )
             try:
                 if result.state.active:
