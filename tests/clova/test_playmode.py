@@ -6,17 +6,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from voicehook import ActionRequest, Play
 from voicehook.cli.loading import load_play
 from voicehook.clova import ClovaChannel, SpeechLimits
 from voicehook.clova.playmode import ClovaMapping, PlayMode, check_clova_section, to_cek_directives
+from voicehook.errors import HttpError
+from voicehook.http import HttpRequest
 from voicehook.nugu import directives as nugu
 from voicehook.play import parse_definition
+from voicehook.play.context import AppContext
 from voicehook.server import Settings, create_app
 from voicehook.server.routing import Route
 from voicehook.store import MemoryStore
-from voicehook.testing import ClovaClient, ClovaSigner, shared_tokenizer
+from voicehook.testing import ClovaClient, ClovaSigner, cek_request, shared_tokenizer
 from voicehook.testing.clova_transcripts import arun_clova_transcripts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -297,3 +302,92 @@ def test_bad_clova_sections() -> None:
     )
     with pytest.raises(ValueError, match=r"ask\.nothing"):
         PlayMode(Play(parse_definition(bad)))
+
+
+# -- fuzzing play mode: any signed CEK input gives a 200 answer or a precise 4xx -------------
+
+
+_FUZZ_SIGNER = ClovaSigner()
+_names = st.sampled_from(
+    [
+        "ask.weather",
+        "ask.weekday",
+        "Clova.StopIntent",
+        "Clova.GuideIntent",
+        "Clova.NextIntent",
+        "Clova.FallbackIntent",
+        "Clova.YesIntent",
+        "",
+        "없는.인텐트",
+    ]
+)
+_slot_names = st.sampled_from(["location", "LOCATION", "month", "date", "day", "BID_DT_MDAY", "x"])
+_values = st.one_of(st.text(max_size=12), st.integers(-50, 50), st.none())
+_events = st.sampled_from(
+    [
+        "AudioPlayer.PlayFinished",
+        "AudioPlayer.PlayStarted",
+        "AudioPlayer.StreamRequested",
+        "ClovaSkill.SkillDisabled",
+        "Foo.Bar",
+    ]
+)
+
+
+async def _fuzz_channel() -> ClovaChannel:
+    play = load_play(str(ROOT / "examples" / "weather"))
+    channel = ClovaChannel(
+        PlayMode(play), verifier=_FUZZ_SIGNER.verifier(), limits=SpeechLimits("error")
+    )
+    await channel.startup(AppContext("weather", store=MemoryStore()))
+    return channel
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(
+                st.just("IntentRequest"), _names, st.dictionaries(_slot_names, _values, max_size=3)
+            ),
+            st.tuples(
+                st.just("EventRequest"),
+                _events,
+                st.dictionaries(
+                    st.sampled_from(["token", "offsetInMilliseconds"]), _values, max_size=2
+                ),
+            ),
+            st.tuples(
+                st.sampled_from(["LaunchRequest", "SessionEndedRequest"]), st.just(""), st.just({})
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_fuzz_play_mode_conversations(turns: list[tuple[str, str, dict[str, Any]]]) -> None:
+    import asyncio
+
+    async def run() -> None:
+        channel = await _fuzz_channel()
+        for kind, name, extra in turns:
+            if kind == "IntentRequest":
+                body = cek_request(kind, intent=name, slots=extra)
+            elif kind == "EventRequest":
+                body = cek_request(kind, event=name, payload=extra)
+            else:
+                body = cek_request(kind)
+            request = HttpRequest(
+                "POST", "", [(b"signaturecek", _FUZZ_SIGNER.sign(body).encode())], body, "fuzz"
+            )
+            try:
+                answer = await channel.handle(request)
+            except HttpError as exc:
+                assert 400 <= exc.status < 500
+                continue
+            assert answer.status == 200
+            assert answer.result_code in ("OK", "HANDLER_ERROR", "SPEECH_LIMIT"), answer.error
+            assert answer.result_code != "HANDLER_ERROR", answer.error  # no crash in voicehook
+        await channel.shutdown(AppContext("weather"))
+
+    asyncio.run(run())
