@@ -391,3 +391,43 @@ def test_fuzz_play_mode_conversations(turns: list[tuple[str, str, dict[str, Any]
         await channel.shutdown(AppContext("weather"))
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize("name", ["weather", "quiz", "music"])
+async def test_clova_transcripts_pass_on_both_channels(name: str) -> None:
+    from voicehook.testing import arun_transcripts
+
+    path = ROOT / "examples" / name / "clova.transcripts.yaml"
+    clova = await arun_clova_transcripts(path, tokenizer=shared_tokenizer())
+    assert clova.passed, clova.describe_failures()
+    nugu = await arun_transcripts(path, tokenizer=shared_tokenizer())
+    assert nugu.passed, nugu.describe_failures()
+
+
+@pytest.mark.parametrize(
+    ("clova", "message"),
+    [
+        ("launch", "expected a mapping"),
+        ({"intent": "a", "event": "A.B"}, "exactly one of"),
+        ({"intent": "a", "payload": {}}, "unknown keys: payload"),
+        ({"event": "PlayFinished"}, "Namespace.Name"),
+        ({"intent": "a", "slots": [1]}, "slots must be a mapping"),
+    ],
+)
+def test_bad_clova_turns(tmp_path: Path, clova: Any, message: str) -> None:
+    import yaml
+
+    from voicehook.testing import TranscriptError, load_transcripts
+
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "play": str(ROOT / "examples" / "weather"),
+                "conversations": [{"name": "x", "turns": [{"user": "안녕", "clova": clova}]}],
+            },
+            allow_unicode=True,
+        )
+    )
+    with pytest.raises(TranscriptError, match=message):
+        load_transcripts(path)

@@ -24,7 +24,14 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from voicehook.clova.signature import SignatureVerifier
 
-__all__ = ["TEST_APPLICATION_ID", "ClovaClient", "ClovaSigner", "ClovaTurn", "cek_request"]
+__all__ = [
+    "TEST_APPLICATION_ID",
+    "ClovaClient",
+    "ClovaSigner",
+    "ClovaTurn",
+    "cek_request",
+    "check_clova_spec",
+]
 
 #: The applicationId test requests carry unless told otherwise.
 TEST_APPLICATION_ID = "com.example.voicehook"
@@ -325,3 +332,24 @@ class ClovaClient:
         turn = await self.send("SessionEndedRequest")
         self.new_session()
         return turn
+
+
+def check_clova_spec(spec: Any) -> str | None:
+    """What is wrong with a turn's ``clova:`` request, or None. Forms: ``{launch: true}``,
+    ``{end: true}`` (SessionEndedRequest), ``{intent: NAME, slots: {...}}``,
+    ``{event: Namespace.Name, payload: {...}}``."""
+    if not isinstance(spec, dict):
+        return "expected a mapping: {intent, slots}, {event, payload}, {launch: true}, {end: true}"
+    kinds = [k for k in ("launch", "end", "intent", "event") if k in spec]
+    if len(kinds) != 1:
+        return "give exactly one of launch, end, intent or event"
+    allowed = {"launch": set(), "end": set(), "intent": {"slots"}, "event": {"payload"}}[kinds[0]]
+    extra = set(spec) - {kinds[0]} - allowed
+    if extra:
+        return f"unknown keys: {', '.join(sorted(extra))}"
+    for key in ("slots", "payload"):
+        if key in spec and not isinstance(spec[key], dict):
+            return f"{key} must be a mapping"
+    if kinds[0] == "event" and str(spec["event"]).count(".") != 1:
+        return "event is Namespace.Name, e.g. AudioPlayer.PlayFinished"
+    return None

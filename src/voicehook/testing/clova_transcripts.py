@@ -11,6 +11,10 @@ answer is checked from the outside.
 - ``event: AudioPlayer.PlaybackFinished`` becomes the CEK event ``AudioPlayer.PlayFinished``
   with the simulated device's token and offset (or the turn's ``fields``).
 - ``reset`` starts a new session and a new device.
+- A turn's ``clova:`` key gives the exact CEK request instead (NUGU runs ignore it):
+  ``clova: {intent: Clova.NextIntent}``, ``clova: {intent: ask.weather, slots: {location:
+  서울}}``, ``clova: {event: AudioPlayer.PlayFinished}``, ``clova: {launch: true}``,
+  ``clova: {end: true}``.
 
 Only what CLOVA users can observe is checked: ``prompt``, ``prompt_contains``,
 ``prompt_regex`` (the speech), ``type`` and ``session_ended`` (``shouldEndSession``) and
@@ -49,7 +53,13 @@ from voicehook.dialog.nlu import (
     Nlu,
     Tokenizer,
 )
-from voicehook.testing.clova import TEST_APPLICATION_ID, ClovaClient, ClovaSigner, ClovaTurn
+from voicehook.testing.clova import (
+    TEST_APPLICATION_ID,
+    ClovaClient,
+    ClovaSigner,
+    ClovaTurn,
+    check_clova_spec,
+)
 from voicehook.testing.transcripts import (
     ConversationReport,
     ConversationSpec,
@@ -59,7 +69,13 @@ from voicehook.testing.transcripts import (
     session_scopes,
 )
 
-__all__ = ["CHECKED_KEYS", "ClovaDriver", "arun_clova_transcripts", "check_clova_turn"]
+__all__ = [
+    "CHECKED_KEYS",
+    "ClovaDriver",
+    "arun_clova_transcripts",
+    "check_clova_spec",
+    "check_clova_turn",
+]
 
 #: The expectations a CLOVA turn can be checked against.
 CHECKED_KEYS = frozenset(
@@ -159,11 +175,14 @@ class ClovaDriver:
         self.nlu = nlu
         self.device = _Device()
 
-    async def turn(self, inp: TurnInput) -> ClovaTurn | None:
-        """Send one input; None for a reset (nothing is sent)."""
+    async def turn(self, inp: TurnInput, spec: Mapping[str, Any] | None = None) -> ClovaTurn | None:
+        """Send one input (or the exact CEK request ``spec``, a turn's ``clova:``); None for
+        a reset (nothing is sent)."""
         client = self.client
         device = self.device
         client.audio_player = device.context()
+        if spec is not None:
+            return await self._exact(spec)
         if isinstance(inp, Reset):
             client.new_session()
             self.device = _Device()
@@ -192,6 +211,25 @@ class ClovaDriver:
         device.apply(turn)
         return turn
 
+    async def _exact(self, spec: Mapping[str, Any]) -> ClovaTurn:
+        client, device = self.client, self.device
+        if "launch" in spec:
+            turn = await client.launch()
+        elif "end" in spec:
+            turn = await client.session_ended()
+        elif "event" in spec:
+            payload = dict(spec.get("payload") or {})
+            if device.token is not None and str(spec["event"]).startswith("AudioPlayer."):
+                payload.setdefault("token", device.token)
+                payload.setdefault("offsetInMilliseconds", device.offset)
+            if spec["event"] == "AudioPlayer.PlayFinished":
+                device.activity = "STOPPED"
+            turn = await client.event(str(spec["event"]), payload)
+        else:
+            turn = await client.intent(str(spec["intent"]), dict(spec.get("slots") or {}))
+        device.apply(turn)
+        return turn
+
 
 async def _conversation(
     client: ClovaClient, nlu: Nlu, conv: ConversationSpec
@@ -199,7 +237,7 @@ async def _conversation(
     rep = ConversationReport(conv.name)
     driver = ClovaDriver(client, nlu)
     for number, spec in enumerate(conv.turns, 1):
-        turn = await driver.turn(spec.input)
+        turn = await driver.turn(spec.input, spec.clova)
         rep.turn_count = number
         if turn is None:
             continue
