@@ -431,3 +431,23 @@ def test_bad_clova_turns(tmp_path: Path, clova: Any, message: str) -> None:
     )
     with pytest.raises(TranscriptError, match=message):
         load_transcripts(path)
+
+
+async def test_a_new_session_over_an_old_state_starts_fresh(signer: ClovaSigner) -> None:
+    """CLOVA says session.new: the first turn does not read the store, and a stale state
+    left under the same id (a reused id) is replaced, not continued."""
+    store = MemoryStore()
+    app = app_for(load_play(str(ROOT / "examples" / "weather")), signer, store)
+    async with ClovaClient(app, signer) as c:
+        await c.intent("ask.weather", {})  # waits for the location
+        sid = c.session_id
+        stale = await store.get(f"clova:weather:{sid}")
+        assert stale is not None
+        c.session_id, c.new = sid, True  # the same id again, as a new session
+        t = await c.intent("Clova.FallbackIntent", {"location": "부산"})
+        # a fresh session: the fallback, not the slot answer of the old one
+        assert (
+            t.speech == "죄송해요, 다시 말씀해 주세요. 예를 들어 서울 날씨 알려줘 라고 말해 보세요."
+        )
+        entry = await store.get(f"clova:weather:{sid}")
+        assert entry is not None and entry.version != stale.version

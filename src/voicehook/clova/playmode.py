@@ -367,14 +367,21 @@ class PlayMode:
     ) -> TurnResult:
         """One engine turn on the stored conversation, with the device's AudioPlayer as
         CLOVA reports it (``context.AudioPlayer``; never stored: the device owns it). Like
-        :meth:`DialogRuntime.turn`, but a session that ended is deleted instead of saved."""
+        :meth:`DialogRuntime.turn`, but a session that ended is deleted instead of saved,
+        and the first turn of a new CEK session (``session.new``) reads nothing."""
         engine = runtime.engine
         store = runtime.store
         key = runtime.key(sid)
         device = _device(request.audio_player)
         attempt = 0
+        fresh = request.is_new  # a new CEK session has no dialog state yet
         while True:
-            state, version = await runtime.load(sid)
+            if fresh and attempt == 0:
+                state, version = engine.new_state(), None  # no store read
+            else:
+                state, version = await runtime.load(sid)
+                if fresh:  # an old state under a reused id: start over, keep its version
+                    state = engine.new_state()
             result = await engine.turn(
                 state,
                 user_input,
