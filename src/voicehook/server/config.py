@@ -37,14 +37,15 @@ class Settings:
     log_level                 VOICEHOOK_LOG_LEVEL                 info
     health_timeout            VOICEHOOK_HEALTH_TIMEOUT            2.0 seconds
     upstream_timeout          VOICEHOOK_UPSTREAM_TIMEOUT          2.0 seconds
-    clova                     VOICEHOOK_CLOVA                     true (CLOVA at clova_path)
-    clova_path                VOICEHOOK_CLOVA_PATH                /clova
-    clova_public_key          VOICEHOOK_CLOVA_PUBLIC_KEY          none: CLOVA's bundled key
-    clova_app_ids             VOICEHOOK_CLOVA_APP_IDS (comma)     none: any applicationId
-    clova_insecure_skip_verify VOICEHOOK_CLOVA_INSECURE_SKIP_VERIFY false
-    clova_deadline            VOICEHOOK_CLOVA_DEADLINE            5.0 seconds (CLOVA waits 8)
-    clova_limits              VOICEHOOK_CLOVA_LIMITS              fix (or error)
     ========================  ==================================  ===========================
+
+    The CLOVA channel (docs/clova.md); each field's variable is ``VOICEHOOK_`` + its name in
+    capitals (``clova_app_ids``: a comma list):
+
+    - ``clova``: true (CLOVA at ``clova_path``); ``clova_path``: ``/clova``;
+    - ``clova_public_key``: none (CLOVA's bundled key); ``clova_app_ids``: none (any);
+    - ``clova_insecure_skip_verify``: false; ``clova_deadline``: 5.0 seconds (CLOVA waits
+      8); ``clova_limits``: ``fix`` (or ``error``).
     """
 
     host: str = "127.0.0.1"
