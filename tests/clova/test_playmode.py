@@ -451,3 +451,12 @@ async def test_a_new_session_over_an_old_state_starts_fresh(signer: ClovaSigner)
         )
         entry = await store.get(f"clova:weather:{sid}")
         assert entry is not None and entry.version != stale.version
+
+
+async def test_a_clova_date_slot_fills_the_month_and_day(weather: Any, signer: ClovaSigner) -> None:
+    async with ClovaClient(weather, signer) as c:
+        t = await c.intent(
+            "ask.weather",
+            {"location": "서울", "when": {"value": "2026-02-28", "valueType": "DATE"}},
+        )
+        assert t.speech.startswith("서울 2월 28일 날씨는 "), t.speech

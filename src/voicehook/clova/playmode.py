@@ -28,6 +28,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -102,6 +103,7 @@ EVENTS: Mapping[str, str] = {
 }
 
 _FALLBACK_INTENT = "Clova.FallbackIntent"
+_DATE_TYPES = ("BID_DT_YMONTH", "BID_DT_MDAY")
 _SECTION_KEYS = ("intents", "slots")
 
 
@@ -287,6 +289,21 @@ class PlayMode:
         self.failure_speech = definition.failure_prompt
         self.mapping = ClovaMapping.from_definition(definition)
         self.source = definition.invocation or definition.name
+        #: Utterance parameters (a CEK slot named like one fills it).
+        self._params = {p.name for p in definition.parameters.values() if p.kind == "utterance"}
+        self._date_params: dict[str, tuple[str, str]] = {}
+        for act in definition.actions.values():
+            self._params |= {p.name for p in act.parameters.values() if p.kind == "utterance"}
+            if act.trigger is not None and act.trigger.intent:
+                declared = definition.action_parameters(act.name).values()
+                types = {p.type: p.name for p in declared if p.kind == "utterance"}
+                self._date_params.setdefault(
+                    act.trigger.intent,
+                    (
+                        types.get(_DATE_TYPES[0], _DATE_TYPES[0]),
+                        types.get(_DATE_TYPES[1], _DATE_TYPES[1]),
+                    ),
+                )
         self._runtime_settings = runtime
         self._ttl = ttl
         self._retries = retries
@@ -336,8 +353,19 @@ class PlayMode:
             slots: dict[str, str] = {}
             for cek_name, slot in request.slots.items():
                 value = _slot_text(slot.value)
-                if value is not None:
-                    slots[self.mapping.slots.get(cek_name, cek_name)] = value
+                if value is None:
+                    continue
+                target = self.mapping.slots.get(cek_name, cek_name)
+                typed = slot.typed if slot.value_type == "DATE" else None
+                if isinstance(typed, date) and target not in self._params:
+                    # A CLOVA.DATETIME date no utterance parameter takes: the month and
+                    # day go to the parameters of NUGU's built-in types (BID_DT_YMONTH,
+                    # BID_DT_MDAY), as if the user had said "2월 28일".
+                    month, day = self._date_params.get(name or "", _DATE_TYPES)
+                    slots.setdefault(month, str(typed.month))
+                    slots.setdefault(day, str(typed.day))
+                    continue
+                slots[target] = value
             # A name no action triggers on is "not understood": the play's fallback.
             return Intent(name or _FALLBACK_INTENT, slots)
         if kind == "EventRequest":
