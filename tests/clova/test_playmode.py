@@ -460,3 +460,17 @@ async def test_a_clova_date_slot_fills_the_month_and_day(weather: Any, signer: C
             {"location": "서울", "when": {"value": "2026-02-28", "valueType": "DATE"}},
         )
         assert t.speech.startswith("서울 2월 28일 날씨는 "), t.speech
+
+
+def test_validate_checks_the_clova_section(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from voicehook.cli import main
+
+    good = tmp_path / "good.yaml"
+    good.write_text(CLOVA_PLAY)
+    assert main(["validate", str(good)]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(CLOVA_PLAY.replace("city: location", "city: nowhere"))
+    assert main(["validate", str(bad)]) == 1
+    assert "clova.slots.city: 'nowhere' is not a parameter" in capsys.readouterr().err
