@@ -50,9 +50,9 @@ from voicehook.dialog.nlu import (
     INTENT_PREVIOUS,
     INTENT_RESUME,
     INTENT_STOP,
-    Nlu,
     Tokenizer,
 )
+from voicehook.dialog.recognizer import Recognizer
 from voicehook.testing.clova import (
     TEST_APPLICATION_ID,
     ClovaClient,
@@ -170,7 +170,7 @@ class ClovaDriver:
     the simulated AudioPlayer's token and offset; ``reset`` starts a new session and device.
     """
 
-    def __init__(self, client: ClovaClient, nlu: Nlu) -> None:
+    def __init__(self, client: ClovaClient, nlu: Recognizer) -> None:
         self.client = client
         self.nlu = nlu
         self.device = _Device()
@@ -232,7 +232,7 @@ class ClovaDriver:
 
 
 async def _conversation(
-    client: ClovaClient, nlu: Nlu, conv: ConversationSpec
+    client: ClovaClient, nlu: Recognizer, conv: ConversationSpec
 ) -> ConversationReport:
     rep = ConversationReport(conv.name)
     driver = ClovaDriver(client, nlu)
