@@ -35,6 +35,7 @@ from voicehook.play.definition import (
 )
 from voicehook.play.errors import PlayError
 from voicehook.play.request import ActionRequest, ActionResult, Reply
+from voicehook.store.base import WRITE_DEADLINE, write_deadline
 
 logger = logging.getLogger("voicehook.play")
 
@@ -380,15 +381,17 @@ class Play:
         if watch is None or watch.loop is not loop:
             watch = self._watch = DeadlineWatch(loop, settings.deadline)
         task = asyncio.current_task(loop)
+        due = loop.time() + settings.deadline
         if task is not None:
             key = next(watch.ids)
-            watch.due[key] = (task, loop.time() + settings.deadline)
+            watch.due[key] = (task, due)
             if watch.handle is None:
                 watch.arm()
         else:
             key = -1
         failure: BaseException | None = None
         result: object = None
+        fence = WRITE_DEADLINE.set(due)  # no store write of this turn lands after its deadline
         try:
             if handler.simple:
                 result = await handler.fn(request)
@@ -396,6 +399,7 @@ class Play:
                 result = await self._invoke(handler, request)
         except BaseException as exc:  # re-raised below unless the deadline caused it
             failure = exc
+        WRITE_DEADLINE.reset(fence)
         watch.due.pop(key, None)
         if watch.expired and key in watch.expired and task is not None:
             watch.expired.discard(key)
@@ -419,7 +423,7 @@ class Play:
                     break  # a number, an undeclared key: the general path handles it
             else:
                 return ActionResult("OK", output, [], None)
-        return await self._finish(spec, request, result, failure)
+        return await self._finish(spec, request, result, failure, due)
 
     async def _finish(
         self,
@@ -427,6 +431,7 @@ class Play:
         request: ActionRequest,
         result: object,
         failure: BaseException | None,
+        due: float | None = None,
     ) -> ActionResult:
         """Turn any handler outcome into a result: codes, errors, directives, state."""
         settings = self.settings
@@ -495,7 +500,8 @@ class Play:
         # Save the state last: only a turn that answers without error keeps its changes.
         if request._states and error is None:
             try:
-                await request.save_state()
+                with write_deadline(due):  # a failed save never lands later (docs/state.md)
+                    await request.save_state()
             except Exception as exc:
                 code = settings.failure_code
                 error = f"could not save state: {exc}"

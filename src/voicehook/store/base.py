@@ -28,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 import msgspec
 
 __all__ = [
+    "WRITE_DEADLINE",
     "ConflictError",
     "Entry",
     "Store",
@@ -117,7 +118,9 @@ class Store(Protocol):
         ...
 
 
-_WRITE_DEADLINE: ContextVar[float | None] = ContextVar("voicehook_write_deadline", default=None)
+#: The write deadline of the running task (see :func:`write_deadline`); the play sets it
+#: with ``set``/``reset`` on its hot path.
+WRITE_DEADLINE: ContextVar[float | None] = ContextVar("voicehook_write_deadline", default=None)
 
 
 @contextlib.contextmanager
@@ -132,16 +135,16 @@ def write_deadline(when: float | None) -> Iterator[None]:
         with write_deadline(loop.time() + 1.5):
             await store.put("세션:abc", {"단계": 2}, version=1)
     """
-    token = _WRITE_DEADLINE.set(when)
+    token = WRITE_DEADLINE.set(when)
     try:
         yield
     finally:
-        _WRITE_DEADLINE.reset(token)
+        WRITE_DEADLINE.reset(token)
 
 
 def current_write_deadline() -> float | None:
     """The deadline set by :func:`write_deadline` here, or ``None``."""
-    return _WRITE_DEADLINE.get()
+    return WRITE_DEADLINE.get()
 
 
 def check_key(key: object) -> str:
