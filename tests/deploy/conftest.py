@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests._support.redis_server import RedisServer, free_port, redis_server_binary
+from tests._support.redis_server import (
+    RedisCluster,
+    RedisSentinel,
+    RedisServer,
+    free_port,
+    redis_cli_binary,
+    redis_server_binary,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 QUIZ = ROOT / "examples" / "quiz"
@@ -96,18 +103,44 @@ def two_servers(tmp: Path, store: str) -> Iterator[tuple[Served, Served]]:
         b.stop()
 
 
+def _need_redis() -> None:
+    if redis_server_binary() is None or redis_cli_binary() is None:
+        pytest.skip("redis-server / redis-cli not found (apt-get install redis-server)")
+
+
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[RedisServer]:
-    if redis_server_binary() is None:
-        pytest.skip("redis-server binary not found (apt-get install redis-server)")
+    _need_redis()
     with RedisServer() as server:
         yield server
 
 
-@pytest.fixture(params=["redis", "sqlite"])
+@pytest.fixture(scope="module")
+def redis_cluster() -> Iterator[RedisCluster]:
+    _need_redis()
+    with RedisCluster(3) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def redis_sentinel() -> Iterator[RedisSentinel]:
+    _need_redis()
+    with RedisSentinel() as sentinel:
+        yield sentinel
+
+
+@pytest.fixture(params=["redis", "redis-cluster", "redis-sentinel", "sqlite"])
 def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A store URL that two processes can share."""
+    """A store URL that two processes can share: one Redis server, a 3-master Redis
+    Cluster, the master named by a Sentinel, or one SQLite file."""
+    prefix = f"?prefix=deploy-{os.getpid()}-{time.monotonic_ns()}:"
     if request.param == "redis":
         server: RedisServer = request.getfixturevalue("redis_server")
-        return f"{server.url}?prefix=deploy-{os.getpid()}-{time.monotonic_ns()}:"
+        return server.url + prefix
+    if request.param == "redis-cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        return cluster.url + prefix
+    if request.param == "redis-sentinel":
+        sentinel: RedisSentinel = request.getfixturevalue("redis_sentinel")
+        return sentinel.url + prefix
     return f"sqlite:///{tmp_path / 'shared.db'}"
