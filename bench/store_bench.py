@@ -130,6 +130,10 @@ def make_app() -> Any:
             return {"turns": str(state.get("turns", 0))}
 
     url = os.environ.get(URL_ENV) or None
+    if kind == "redis-builtin" and url:  # the old hand-written client, side by side
+        from voicehook.store._builtin_redis import BuiltinRedisStore
+
+        return create_app(play, Settings(), store=BuiltinRedisStore(url))
     return create_app(play, Settings(store=url))
 
 
@@ -138,7 +142,7 @@ def make_app() -> Any:
 
 @dataclass
 class Target:
-    name: str  # stateless, memory, sqlite, redis
+    name: str  # stateless, memory, sqlite, redis, redis-cluster (redis-builtin: see make_app)
     hot: bool
     store_url: str | None
     proc: subprocess.Popen[bytes] | None = None
@@ -258,19 +262,35 @@ def write_lua(workdir: Path, hot: bool, pool: int = POOL) -> Path:
     return path
 
 
+def start_cluster(cpu: str | None) -> Any:
+    """A 3-master Redis Cluster (tests/_support/redis_server.py), pinned like redis-server."""
+    from tests._support.redis_server import RedisCluster
+
+    cluster = RedisCluster(3).start()
+    if cpu is not None:
+        for node in cluster.nodes:
+            subprocess.run(["taskset", "-pc", cpu, str(node.pid)], check=False, capture_output=True)
+    return cluster
+
+
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    redis = None
+    redis = cluster = None
     targets: list[Target] = []
     results: dict[str, Any] = {"runs": [], "summary": []}
     try:
-        rurl = None
-        if "redis" in args.stores:
+        rurl = curl = None
+        if {"redis", "redis-builtin"} & set(args.stores + args.hot):
             redis, rport = start_redis(args.load_cpu, workdir)
             rurl = f"redis://127.0.0.1:{rport}/0"
+        if "redis-cluster" in args.stores + args.hot:
+            cluster = start_cluster(args.load_cpu)
+            curl = cluster.url
         urls = {
             "memory": "memory://",
             "sqlite": f"sqlite:///{workdir / 'state.db'}",
             "redis": rurl,
+            "redis-builtin": rurl,
+            "redis-cluster": curl,
         }
         plan = [Target("stateless", False, None)]
         plan += [Target(s, False, urls[s]) for s in args.stores]
@@ -349,6 +369,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 stop(t.proc)
         if redis is not None:
             stop(redis)
+        if cluster is not None:
+            cluster.close()
     return results
 
 
@@ -367,7 +389,7 @@ def report(results: dict[str, Any], conns: int) -> list[str]:
             f"{s['p99_ms']:>7.2f} {s['cpu_us_per_req']:>10.1f} {s['rss_mb']:>7.1f} "
             f"{s['fail_pct']:>6.2f}  {s['rounds_rps']}"
         )
-        if s["label"] in ("sqlite", "redis"):
+        if s["label"] in ("sqlite", "redis", "redis-cluster"):
             ok = s["ratio"] >= MIN_RATIO and s["fail_pct"] == 0
             print(f"  target {s['label']} >= {MIN_RATIO} x stateless: {'PASS' if ok else 'FAIL'}")
             if not ok:
@@ -419,14 +441,18 @@ def in_process(args: argparse.Namespace, workdir: Path, calls: int = 30_000) -> 
         finally:
             await app.shutdown()
 
-    redis = None
+    redis = cluster = None
     out: dict[str, list[float]] = {}
     try:
         plan: list[tuple[str, str | None]] = [("stateless", None)]
         for name in args.stores:
-            if name == "redis":
-                redis, rport = start_redis(args.load_cpu, workdir)
+            if name in ("redis", "redis-builtin"):
+                if redis is None:
+                    redis, rport = start_redis(args.load_cpu, workdir)
                 plan.append((name, f"redis://127.0.0.1:{rport}/0"))
+            elif name == "redis-cluster":
+                cluster = start_cluster(args.load_cpu)
+                plan.append((name, cluster.url))
             elif name == "sqlite":
                 plan.append((name, f"sqlite:///{workdir / 'in-process.db'}"))
             else:
@@ -434,16 +460,18 @@ def in_process(args: argparse.Namespace, workdir: Path, calls: int = 30_000) -> 
         for _ in range(args.rounds):
             for name, url in plan:
                 us = asyncio.run(measure(name, url))
-                log(f"  in process {name:<10} {us:6.1f} us CPU per call")
+                log(f"  in process {name:<13} {us:6.1f} us CPU per call")
                 out.setdefault(name, []).append(us)
     finally:
         if redis is not None:
             stop(redis)
+        if cluster is not None:
+            cluster.close()
     medians = {k: statistics.median(v) for k, v in out.items()}
     print("\n== in process, CPU per call (medians; no server, no wrk) ==")
     for name, us in medians.items():
         base = medians["stateless"]
-        print(f"{name:<10} {us:6.1f} us   x stateless CPU: {base / us:.3f}")
+        print(f"{name:<13} {us:6.1f} us   x stateless CPU: {base / us:.3f}")
     return medians
 
 

@@ -332,3 +332,29 @@ async def test_no_time_left_means_no_write(redis_server: RedisServer) -> None:
         assert await store.get("k") is None
     finally:
         await store.aclose()
+
+
+async def test_without_a_deadline_the_store_timeout_bounds_reads_and_writes(
+    own_server: RedisServer,
+) -> None:
+    """No turn deadline: ``timeout`` is the write's budget. A stopped Redis makes both the
+    read and the write fail after about ``timeout``; the write never lands afterwards."""
+    store = RedisStore(own_server.url, prefix="late-timeout:", timeout=1.0)
+    try:
+        await store.put("k", 1)
+        os.kill(own_server.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            read = asyncio.ensure_future(store.get("other"))
+            with pytest.raises(StoreUnavailable, match="will not be"):
+                await store.put("k", 2, version=1)
+            assert 0.9 < time.monotonic() - started < 3.0
+            with pytest.raises(StoreUnavailable):
+                await read
+            assert time.monotonic() - started < 3.0
+        finally:
+            os.kill(own_server.pid, signal.SIGCONT)
+        await asyncio.sleep(0.3)
+        assert await store.get("k") == Entry(1, 1)
+    finally:
+        await store.aclose()

@@ -24,6 +24,8 @@ This needs the clocks of the voicehook host and the Redis host to agree within
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import time
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -223,6 +225,8 @@ class RedisStore:
         self._queue: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
         self._flushing: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._line: _Line | None = None
+        self._connecting = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"RedisStore({self.address!r}, prefix={self.prefix!r})"
@@ -308,6 +312,9 @@ class RedisStore:
         """Close the connections. The store reconnects if used again."""
         if self._flushing:
             await asyncio.gather(*self._flushing, return_exceptions=True)
+        line, self._line = self._line, None
+        if line is not None:
+            await line.close(StoreUnavailable("the store was closed"))
         client, self._client = self._client, None
         sentinel, self._sentinel = self._sentinel, None
         if client is not None:
@@ -323,27 +330,40 @@ class RedisStore:
 
     # -- automatic pipelining ----------------------------------------------------------
 
-    def _send(self, *args: Any) -> asyncio.Future[Any]:
-        """Queue one command; all commands queued in one loop step go as one pipeline."""
+    async def _send(self, *args: Any, give_up: float | None = None) -> Any:
+        """Run one command. The commands of one event-loop step go out as one write: the
+        first caller of the step waits one step, then sends them all (it is the "leader")."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a new event loop (tests): old connections are unusable
             self._loop = loop
             self._client = None
+            self._line = None
             self._queue = []
         fut: asyncio.Future[Any] = loop.create_future()
-        self._queue.append((args, fut))
-        if len(self._queue) == 1:
-            loop.call_soon(self._flush)
-        return fut
+        queue = self._queue
+        queue.append((args, fut))
+        if len(queue) == 1:
+            try:
+                await asyncio.sleep(0)  # let the other tasks of this step queue theirs
+            except BaseException:
+                # Cancelled before sending: the others in the batch still need a sender.
+                batch, self._queue = self._queue, []
+                fut.cancel()
+                task = loop.create_task(self._dispatch(batch))
+                self._flushing.add(task)
+                task.add_done_callback(self._flushing.discard)
+                raise
+            batch, self._queue = self._queue, []
+            await self._dispatch(batch)
+        if give_up is None:
+            return await fut
+        timer = loop.call_at(give_up, _give_up, fut)  # cheaper than asyncio.timeout
+        try:
+            return await fut
+        finally:
+            timer.cancel()
 
-    def _flush(self) -> None:
-        batch, self._queue = self._queue, []
-        if batch:
-            task = asyncio.get_running_loop().create_task(self._run(batch))
-            self._flushing.add(task)
-            task.add_done_callback(self._flushing.discard)
-
-    async def _run(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+    async def _dispatch(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
         try:
             client = self._redis()
             if isinstance(client, RedisCluster):
@@ -352,63 +372,45 @@ class RedisStore:
                 for args, _ in batch:
                     pipe.execute_command(*args)
                 results = await pipe.execute(raise_on_error=False)
-            else:
-                results = await self._run_on_connection(client.connection_pool, batch)
-        except BaseException as exc:  # the whole batch failed (connection, cancelled)
+                for (_, fut), result in zip(batch, results, strict=True):
+                    if fut.done():
+                        continue
+                    if isinstance(result, Exception):
+                        fut.set_exception(result)
+                    else:
+                        fut.set_result(result)
+                return
+            line = self._line
+            if line is None or line.dead is not None:
+                async with self._connecting:
+                    line = self._line
+                    if line is None or line.dead is not None:
+                        pool = client.connection_pool
+                        # Bounded: a stopped Redis accepts the TCP connection but never
+                        # answers the handshake.
+                        async with asyncio.timeout(self.connect_timeout + self.timeout):
+                            conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+                        line = self._line = _Line(pool, conn, self.timeout)
+            await line.send(batch)
+        except BaseException as exc:
             for _, fut in batch:
                 if not fut.done():
                     fut.set_exception(exc if isinstance(exc, Exception) else StoreUnavailable())
             if not isinstance(exc, Exception):
                 raise
-            return
-        for (_, fut), result in zip(batch, results, strict=True):
-            if fut.done():
-                continue
-            if isinstance(result, Exception):
-                fut.set_exception(result)
-            else:
-                fut.set_result(result)
 
-    async def _run_on_connection(
-        self,
-        pool: aioredis.ConnectionPool,
-        batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]],
-    ) -> list[Any]:
-        """Send the batch as one write on one pooled connection and read the replies.
-
-        The commands are packed by hiredis, and one timeout covers the whole batch (redis-py
-        would start a timer per reply).
-        """
-        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+    async def _script(
+        self, sha: str, source: str, key: str, *args: Any, give_up: float | None = None
+    ) -> Any:
         try:
-            results: list[Any] = []
-            async with asyncio.timeout(self.timeout):
-                await conn.send_packed_command(
-                    b"".join([_pack(args) for args, _ in batch]), check_health=False
-                )
-                for _ in batch:
-                    try:
-                        results.append(await conn.read_response())
-                    except ResponseError as e:  # an error reply; the next reply follows
-                        results.append(e)
-        except BaseException:
-            # Replies may still be on their way: this connection's stream is out of step.
-            await conn.disconnect(nowait=True)
-            raise
-        finally:
-            await pool.release(conn)
-        return results
-
-    async def _script(self, sha: str, source: str, key: str, *args: Any) -> Any:
-        try:
-            return await self._send("EVALSHA", sha, 1, key, *args)
+            return await self._send("EVALSHA", sha, 1, key, *args, give_up=give_up)
         except NoScriptError:
             pass
         except ResponseError as e:
             if not str(e).startswith("NOSCRIPT"):
                 raise
         # Not cached on this server (new or restarted): EVAL sends the source and caches it.
-        return await self._send("EVAL", source, 1, key, *args)
+        return await self._send("EVAL", source, 1, key, *args, give_up=give_up)
 
     async def _read(self, *args: Any) -> Any:
         try:
@@ -463,14 +465,25 @@ class RedisStore:
         not_after = int((time.time() + budget - self.clock_margin) * 1000)
         ttl_ms = "" if ttl is None else max(1, round(ttl * 1000))
         expected = "" if version is None else version
-        call = self._script(_PUT_SHA, _PUT, self.prefix + key, expected, data, ttl_ms, not_after)
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + budget
         try:
-            if budget < self.timeout:
-                async with asyncio.timeout(budget):
-                    result = int(await call)
-            else:  # the batch's own timeout (self.timeout) ends the wait
-                result = int(await call)
-        except TimeoutError as e:
+            result = int(
+                await self._script(
+                    _PUT_SHA,
+                    _PUT,
+                    self.prefix + key,
+                    expected,
+                    data,
+                    ttl_ms,
+                    not_after,
+                    give_up=give_up,
+                )
+            )
+        except (TimeoutError, RedisTimeoutError) as e:
+            # Sent, no reply. Redis refuses the write after not_after; report the failure
+            # only once that time (plus the clock margin) has passed.
+            await asyncio.sleep(max(0.0, give_up - loop.time()))
             raise StoreUnavailable(
                 f"Redis at {self.address} did not answer the write of {key!r} within "
                 f"{budget:.3f} s; the write was not applied and will not be"
@@ -501,3 +514,112 @@ class RedisStore:
         if result != 1:
             raise ConflictError(key, version, -result if result else None)
         return True
+
+
+def _give_up(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
+
+
+class _Line:
+    """One redis-py connection used as a pipeline: callers write their commands in order,
+    one reader task takes the replies in the same order (Redis answers in order).
+
+    A reply missing for longer than ``timeout`` ends the connection: every waiting call
+    fails with a timeout, and the next call opens a new connection.
+    """
+
+    def __init__(self, pool: aioredis.ConnectionPool, conn: Any, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        self.pool = pool
+        self.conn = conn
+        self.timeout = timeout
+        self.pending: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.lock = asyncio.Lock()  # keeps "queue the futures + write" in order
+        self.dead: BaseException | None = None
+        self.progress = loop.time()
+        self._wake: asyncio.Future[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+        self._reader = loop.create_task(self._read())
+        self._timer = loop.call_later(timeout / 4, self._watch)
+
+    async def send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+        data = b"".join([_pack(args) for args, _ in batch])
+        async with self.lock:
+            if self.dead is not None:
+                raise self.dead
+            if not self.pending:
+                self.progress = asyncio.get_running_loop().time()
+            self.pending.extend(fut for _, fut in batch)
+            wake = self._wake
+            if wake is not None and not wake.done():
+                wake.set_result(None)
+            try:
+                await self.conn.send_packed_command(data, check_health=False)
+            except BaseException as exc:
+                await self.close(exc)
+                raise
+
+    async def _read(self) -> None:
+        loop = asyncio.get_running_loop()
+        pending = self.pending
+        conn = self.conn
+        try:
+            while True:
+                if not pending:
+                    self._wake = loop.create_future()
+                    await self._wake
+                    self._wake = None
+                    continue
+                try:
+                    reply = await conn.read_response()
+                except ResponseError as e:  # an error reply; the stream is still in step
+                    reply = e
+                self.progress = loop.time()
+                fut = pending.popleft()
+                if fut.done():  # the caller gave up waiting
+                    continue
+                if isinstance(reply, Exception):
+                    fut.set_exception(reply)
+                else:
+                    fut.set_result(reply)
+        except asyncio.CancelledError:
+            if self.dead is None:
+                self._fail(StoreUnavailable("the connection was closed"))
+            raise
+        except Exception as exc:
+            self._fail(exc)
+            await self._release()
+
+    def _watch(self) -> None:
+        if self.dead is not None:
+            return
+        loop = asyncio.get_running_loop()
+        if self.pending and loop.time() - self.progress > self.timeout:
+            self._fail(RedisTimeoutError(f"no reply within {self.timeout:g} s"))
+            self._reader.cancel()
+            self._closing = loop.create_task(self._release())
+            return
+        self._timer = loop.call_later(self.timeout / 4, self._watch)
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.dead is None:
+            self.dead = exc
+        self._timer.cancel()
+        while self.pending:
+            fut = self.pending.popleft()
+            if not fut.done():
+                fut.set_exception(exc)
+
+    async def _release(self) -> None:
+        # Replies may still be on their way: this connection's stream is out of step.
+        with contextlib.suppress(Exception):
+            await self.conn.disconnect(nowait=True)
+        with contextlib.suppress(Exception):
+            await self.pool.release(self.conn)
+
+    async def close(self, exc: BaseException) -> None:
+        if self.dead is None:
+            self._fail(exc)
+            self._reader.cancel()
+            await self._release()
