@@ -10,7 +10,9 @@ rounds, and the ratio to the first variant. Variants:
 - ``redis-py``: plain redis-py calls (its connection pool, one connection per command in
   flight), hiredis parser.
 - ``coredis``: plain coredis calls (if installed).
-- ``builtin``: the old hand-written RESP client (only where ``voicehook.store._resp`` exists).
+
+The old hand-written RESP client was measured side by side with ``store`` before it was
+removed (docs/benchmarks.md, "Stateful path").
 
 Run (pin to one core; the machine may be shared, so trust ratios, not absolute numbers)::
 
@@ -83,16 +85,6 @@ async def variant(name: str, url: str) -> tuple[Op, Callable[[], Awaitable[None]
                 await c.__aexit__(None, None, None)
 
         return op, close
-    if name == "builtin":
-        from voicehook.store import _builtin_redis  # type: ignore[attr-defined]
-
-        bstore = _builtin_redis.BuiltinRedisStore(url, prefix="bench-builtin:")
-
-        async def op(i: int) -> None:
-            e = await bstore.get(f"k{i}")
-            await bstore.put(f"k{i}", {"turns": 3}, version=None if e is None else e.version)
-
-        return op, bstore.aclose
     raise ValueError(name)
 
 
@@ -112,10 +104,7 @@ async def measure(name: str, url: str, calls: int) -> float:
 def available(names: list[str]) -> list[str]:
     out = []
     for n in names:
-        module = {
-            "coredis": "coredis",
-            "builtin": "voicehook.store._builtin_redis",
-        }.get(n)
+        module = {"coredis": "coredis"}.get(n)
         if module is None or importlib.util.find_spec(module) is not None:
             out.append(n)
     return out
@@ -125,7 +114,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--calls", type=int, default=20_000)
-    p.add_argument("--variants", default="store,redis-py,coredis,builtin")
+    p.add_argument("--variants", default="store,redis-py,coredis")
     p.add_argument("--redis-cpu", default="1", help="core for redis-server ('' = no pin)")
     args = p.parse_args()
     names = available(args.variants.split(","))

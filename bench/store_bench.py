@@ -1,4 +1,5 @@
-"""Benchmark the NUGU path with session state: memory, SQLite and Redis against stateless.
+"""Benchmark the NUGU path with session state: memory, SQLite, Redis (one server or a
+3-master Cluster: ``--stores redis-cluster``) against stateless.
 
 The stateful handler does one read and one write per turn through ``req.session_state()``
 (a counter in the session state). The stateless handler is the plain weather handler of
@@ -130,10 +131,6 @@ def make_app() -> Any:
             return {"turns": str(state.get("turns", 0))}
 
     url = os.environ.get(URL_ENV) or None
-    if kind == "redis-builtin" and url:  # the old hand-written client, side by side
-        from voicehook.store._builtin_redis import BuiltinRedisStore
-
-        return create_app(play, Settings(), store=BuiltinRedisStore(url))
     return create_app(play, Settings(store=url))
 
 
@@ -142,7 +139,7 @@ def make_app() -> Any:
 
 @dataclass
 class Target:
-    name: str  # stateless, memory, sqlite, redis, redis-cluster (redis-builtin: see make_app)
+    name: str  # stateless, memory, sqlite, redis, redis-cluster
     hot: bool
     store_url: str | None
     proc: subprocess.Popen[bytes] | None = None
@@ -279,7 +276,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     results: dict[str, Any] = {"runs": [], "summary": []}
     try:
         rurl = curl = None
-        if {"redis", "redis-builtin"} & set(args.stores + args.hot):
+        if "redis" in args.stores + args.hot:
             redis, rport = start_redis(args.load_cpu, workdir)
             rurl = f"redis://127.0.0.1:{rport}/0"
         if "redis-cluster" in args.stores + args.hot:
@@ -289,7 +286,6 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "memory": "memory://",
             "sqlite": f"sqlite:///{workdir / 'state.db'}",
             "redis": rurl,
-            "redis-builtin": rurl,
             "redis-cluster": curl,
         }
         plan = [Target("stateless", False, None)]
@@ -446,9 +442,8 @@ def in_process(args: argparse.Namespace, workdir: Path, calls: int = 30_000) -> 
     try:
         plan: list[tuple[str, str | None]] = [("stateless", None)]
         for name in args.stores:
-            if name in ("redis", "redis-builtin"):
-                if redis is None:
-                    redis, rport = start_redis(args.load_cpu, workdir)
+            if name == "redis":
+                redis, rport = start_redis(args.load_cpu, workdir)
                 plan.append((name, f"redis://127.0.0.1:{rport}/0"))
             elif name == "redis-cluster":
                 cluster = start_cluster(args.load_cpu)

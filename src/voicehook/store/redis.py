@@ -220,6 +220,8 @@ class RedisStore:
         self.timeout = timeout
         self.clock_margin = clock_margin
         self.address = self._address(parts)
+        if "+" in self.scheme:
+            self._parse()  # a bad Cluster / Sentinel URL fails here, not on first use
         self._client: _Client | None = None
         self._sentinel: Sentinel | None = None
         self._queue: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
@@ -257,15 +259,16 @@ class RedisStore:
             "retry": Retry(NoBackoff(), 0),
         }
 
-    def _make_client(self) -> _Client:
+    def _parse(self) -> tuple[list[tuple[str, int]], dict[str, Any], str, dict[str, Any]]:
+        """Cluster / Sentinel URL -> (hosts, client kwargs, service, sentinel kwargs).
+
+        Raises ``ValueError`` for a bad URL; called by the constructor, so errors show early.
+        """
         parts = urlsplit(self.url)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        if self.scheme in ("redis", "rediss", "unix"):
-            return aioredis.Redis.from_url(self.url, **self._common())
-        tls = self.scheme.startswith("rediss")
         user, password, hosts = _split_hosts(parts.netloc, self.url)
-        kwargs = self._common()
-        if tls:
+        kwargs: dict[str, Any] = {}
+        if self.scheme.startswith("rediss"):
             kwargs |= _tls_kwargs(query, self.url)
         if user:
             kwargs["username"] = user
@@ -276,25 +279,38 @@ class RedisStore:
                 raise ValueError(
                     f"unknown Redis Cluster URL options {sorted(query)} in {self.url!r}"
                 )
-            nodes = [ClusterNode(host, port) for host, port in hosts]
-            return RedisCluster(startup_nodes=nodes, **kwargs)
+            return hosts, kwargs, "", {}
         # Sentinel: /SERVICE[/db]
         path = [p for p in parts.path.split("/") if p]
         if not path:
             raise ValueError(f"Sentinel URL {self.url!r} needs the service name: .../SERVICE")
         service = unquote(path[0])
         if len(path) > 1:
-            kwargs["db"] = int(path[1])
-        sentinel_kwargs: dict[str, Any] = {
-            "socket_connect_timeout": self.connect_timeout,
-            "socket_timeout": self.timeout,
-        }
+            try:
+                kwargs["db"] = int(path[1])
+            except ValueError:
+                raise ValueError(f"bad database number in Redis URL {self.url!r}") from None
+        sentinel_kwargs: dict[str, Any] = {}
         if "sentinel_password" in query:
             sentinel_kwargs["password"] = query.pop("sentinel_password")
         if "sentinel_username" in query:
             sentinel_kwargs["username"] = query.pop("sentinel_username")
         if query:
             raise ValueError(f"unknown Redis Sentinel URL options {sorted(query)} in {self.url!r}")
+        return hosts, kwargs, service, sentinel_kwargs
+
+    def _make_client(self) -> _Client:
+        if self.scheme in ("redis", "rediss", "unix"):
+            return aioredis.Redis.from_url(self.url, **self._common())
+        hosts, extra, service, sentinel_extra = self._parse()
+        kwargs = self._common() | extra
+        if self.scheme.endswith("+cluster"):
+            nodes = [ClusterNode(host, port) for host, port in hosts]
+            return RedisCluster(startup_nodes=nodes, **kwargs)
+        sentinel_kwargs = {
+            "socket_connect_timeout": self.connect_timeout,
+            "socket_timeout": self.timeout,
+        } | sentinel_extra
         self._sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
         client: aioredis.Redis = self._sentinel.master_for(service, **kwargs)
         return client
