@@ -9,6 +9,14 @@ Usage::
         server.stop()                      # simulate an outage ...
         server.start()                     # ... and come back on the same port
 
+A 3-master Redis Cluster (``redis-cli --cluster create``) and a Sentinel setup (a master,
+a replica and ``redis-server CONF --sentinel``)::
+
+    with RedisCluster(3) as cluster:       # cluster.url: "redis+cluster://127.0.0.1:P1,..."
+        ...
+    with RedisSentinel() as setup:         # setup.url: "redis+sentinel://127.0.0.1:P/voicehook"
+        setup.master.stop()                # the Sentinel promotes the replica
+
 In pytest, skip when the binary is missing::
 
     if redis_server_binary() is None:
