@@ -554,7 +554,6 @@ class _Line:
         self.lock = asyncio.Lock()  # keeps "queue the futures + write" in order
         self.dead: BaseException | None = None
         self.progress = loop.time()
-        self._wake: asyncio.Future[None] | None = None
         self._closing: asyncio.Task[None] | None = None
         self._reader = loop.create_task(self._read())
         self._timer = loop.call_later(timeout / 4, self._watch)
@@ -567,9 +566,6 @@ class _Line:
             if not self.pending:
                 self.progress = asyncio.get_running_loop().time()
             self.pending.extend(fut for _, fut in batch)
-            wake = self._wake
-            if wake is not None and not wake.done():
-                wake.set_result(None)
             try:
                 await self.conn.send_packed_command(data, check_health=False)
             except BaseException as exc:
@@ -577,21 +573,19 @@ class _Line:
                 raise
 
     async def _read(self) -> None:
+        # Reads also while idle: a connection that the server closes is noticed at once.
         loop = asyncio.get_running_loop()
         pending = self.pending
         conn = self.conn
         try:
             while True:
-                if not pending:
-                    self._wake = loop.create_future()
-                    await self._wake
-                    self._wake = None
-                    continue
                 try:
                     reply = await conn.read_response()
                 except ResponseError as e:  # an error reply; the stream is still in step
                     reply = e
                 self.progress = loop.time()
+                if not pending:
+                    raise RedisConnectionError("a reply that no command asked for")
                 fut = pending.popleft()
                 if fut.done():  # the caller gave up waiting
                     continue
