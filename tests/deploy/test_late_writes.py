@@ -13,6 +13,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -49,6 +50,17 @@ def quiz(stop_after_read: list[int]) -> Play:
             os.kill(stop_after_read.pop(), signal.SIGSTOP)
         return {"number": state["number"]}
 
+    @play.action("quiz.skip", backend=["number"])
+    async def skip(req: ActionRequest) -> dict[str, object]:
+        def next_question(state: dict[str, Any]) -> dict[str, Any]:
+            state["number"] = state.get("number", 1) + 1
+            if stop_after_read:  # between update_session's read and its write
+                os.kill(stop_after_read.pop(), signal.SIGSTOP)
+            return state
+
+        state = await req.update_session(next_question)
+        return {"number": state["number"]}
+
     return play
 
 
@@ -78,5 +90,32 @@ async def test_a_failed_turn_does_not_move_the_quiz_when_redis_resumes(
 
             again = await client.call("quiz.answer", session_id=SID)
             assert (again.result_code, again.output["number"]) == ("OK", "3")  # not "4"
+    finally:
+        await store.aclose()
+
+
+async def test_update_session_in_a_failed_turn_does_not_land_later(server: RedisServer) -> None:
+    """The same with ``req.update_session``: its write carries the turn's deadline too."""
+    store = RedisStore(server.url, prefix="late-update:")
+    stop: list[int] = []
+    try:
+        async with NuguTestClient(quiz(stop), Settings(deadline=1.0), store=store) as client:
+            first = await client.call("quiz.skip", session_id=SID)
+            assert (first.result_code, first.output["number"]) == ("OK", "2")
+
+            stop.append(server.pid)
+            started = time.monotonic()
+            try:
+                failed = await client.call("quiz.skip", session_id=SID)
+                elapsed = time.monotonic() - started
+            finally:
+                os.kill(server.pid, signal.SIGCONT)
+            assert failed.result_code in ("BACKEND_ERROR", "BACKEND_TIMEOUT")
+            assert elapsed < 2.0
+
+            await asyncio.sleep(0.5)
+            assert await store.get(KEY) == Entry({"number": 2}, 1)
+            again = await client.call("quiz.skip", session_id=SID)
+            assert (again.result_code, again.output["number"]) == ("OK", "3")
     finally:
         await store.aclose()

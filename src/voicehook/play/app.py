@@ -35,7 +35,7 @@ from voicehook.play.definition import (
 )
 from voicehook.play.errors import PlayError
 from voicehook.play.request import ActionRequest, ActionResult, Reply
-from voicehook.store.base import WRITE_DEADLINE, write_deadline
+from voicehook.store.base import write_deadline
 
 logger = logging.getLogger("voicehook.play")
 
@@ -402,7 +402,7 @@ class Play:
             key = -1
         failure: BaseException | None = None
         result: object = None
-        fence = WRITE_DEADLINE.set(due)  # no store write of this turn lands after its deadline
+        request.deadline = due  # store writes of this turn: not after it (update_session)
         try:
             if handler.simple:
                 result = await handler.fn(request)
@@ -410,7 +410,6 @@ class Play:
                 result = await self._invoke(handler, request, settings)
         except BaseException as exc:  # re-raised below unless the deadline caused it
             failure = exc
-        WRITE_DEADLINE.reset(fence)
         watch.due.pop(key, None)
         if watch.expired and key in watch.expired and task is not None:
             watch.expired.discard(key)
