@@ -357,3 +357,38 @@ async def test_without_a_deadline_the_store_timeout_bounds_reads_and_writes(
         assert await store.get("k") == Entry(1, 1)
     finally:
         await store.aclose()
+
+
+async def test_cluster_write_reported_as_failed_is_not_applied_when_resumed() -> None:
+    """The not-after time on a Cluster: all masters stopped for about a second (less than
+    the cluster's node timeout, so no node is marked as failed)."""
+    if redis_server_binary() is None:
+        pytest.skip("redis-server binary not found")
+    with RedisCluster(3) as cluster:
+        store = RedisStore(cluster.url, prefix="late-cluster:")
+        try:
+            await store.put("세션:1", {"q": 1})
+            for node in cluster.nodes:
+                os.kill(node.pid, signal.SIGSTOP)
+            try:
+                loop = asyncio.get_running_loop()
+                started = time.monotonic()
+                with write_deadline(loop.time() + 1.0), pytest.raises(StoreUnavailable):
+                    await store.put("세션:1", {"q": 2}, version=1)
+                assert time.monotonic() - started < 2.0
+            finally:
+                for node in cluster.nodes:
+                    os.kill(node.pid, signal.SIGCONT)
+            await asyncio.sleep(0.5)
+            entry = None
+            loop = asyncio.get_running_loop()
+            until = loop.time() + 10
+            while entry is None:  # the client may need a fresh connection first
+                try:
+                    entry = await store.get("세션:1")
+                except StoreUnavailable:
+                    assert loop.time() < until
+                    await asyncio.sleep(0.2)
+            assert entry == Entry({"q": 1}, 1)
+        finally:
+            await store.aclose()

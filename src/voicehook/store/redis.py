@@ -370,7 +370,15 @@ class RedisStore:
                 task.add_done_callback(self._flushing.discard)
                 raise
             batch, self._queue = self._queue, []
-            await self._dispatch(batch)
+            line = self._line
+            if line is not None and line.dead is None:
+                await self._dispatch(batch)  # the common case: only writes to the socket
+            else:
+                # Connecting, or a Cluster pipeline: may wait on the network. In a task, so
+                # that every caller's give-up timer (below) starts now.
+                task = loop.create_task(self._dispatch(batch))
+                self._flushing.add(task)
+                task.add_done_callback(self._flushing.discard)
         if give_up is None:
             return await fut
         timer = loop.call_at(give_up, _give_up, fut)  # cheaper than asyncio.timeout
