@@ -2,7 +2,7 @@
 
 Usage::
 
-    from tests._support.redis_server import RedisServer, redis_server_binary
+    from tests._support.redis_server import RedisServer, require_redis_server
 
     with RedisServer() as server:          # free port, temp dir, no persistence
         url = server.url                   # "redis://127.0.0.1:PORT/0"
@@ -17,10 +17,9 @@ a replica and ``redis-server CONF --sentinel``)::
     with RedisSentinel() as setup:         # setup.url: "redis+sentinel://127.0.0.1:P/voicehook"
         setup.master.stop()                # the Sentinel promotes the replica
 
-In pytest, skip when the binary is missing::
-
-    if redis_server_binary() is None:
-        pytest.skip("redis-server binary not found (apt-get install redis-server)")
+In pytest, call ``require_redis_server()`` first (``cli=True`` when the test also needs
+``redis-cli``): it skips when a binary is missing on a developer's machine, and fails under
+CI (``CI`` set to true), where scripts/test installs it.
 
 The helper speaks RESP over a plain socket, so it needs no Redis client package.
 """
@@ -45,6 +44,7 @@ __all__ = [
     "free_port",
     "redis_cli_binary",
     "redis_server_binary",
+    "require_redis_server",
 ]
 
 
@@ -76,6 +76,27 @@ def command(port: int, *args: str, timeout: float = 2.0) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(b"".join(parts))
         return s.recv(65536)
+
+
+def require_redis_server(*, cli: bool = False) -> str:
+    """The ``redis-server`` path; else skip the test, or fail it when running under CI.
+
+    ``cli=True``: ``redis-cli`` is needed too (the Cluster is made with it).
+
+    A CI machine that lacks the binary would otherwise pass with every Redis test skipped.
+    """
+    import pytest
+
+    binary = redis_server_binary()
+    if binary is not None and (not cli or redis_cli_binary() is not None):
+        return binary
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(
+            "redis-server or redis-cli is not installed, and CI must run the Redis tests: "
+            "scripts/test installs them with apt-get (as root); or set REDIS_SERVER_BIN",
+            pytrace=False,
+        )
+    pytest.skip("redis-server / redis-cli not found (apt-get install redis-server redis-tools)")
 
 
 def free_port() -> int:

@@ -19,8 +19,7 @@ from tests._support.redis_server import (
     RedisSentinel,
     RedisServer,
     free_port,
-    redis_cli_binary,
-    redis_server_binary,
+    require_redis_server,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,28 +102,23 @@ def two_servers(tmp: Path, store: str) -> Iterator[tuple[Served, Served]]:
         b.stop()
 
 
-def _need_redis() -> None:
-    if redis_server_binary() is None or redis_cli_binary() is None:
-        pytest.skip("redis-server / redis-cli not found (apt-get install redis-server)")
-
-
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[RedisServer]:
-    _need_redis()
+    require_redis_server()
     with RedisServer() as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def redis_cluster() -> Iterator[RedisCluster]:
-    _need_redis()
+    require_redis_server(cli=True)
     with RedisCluster(3) as cluster:
         yield cluster
 
 
 @pytest.fixture(scope="module")
 def redis_sentinel() -> Iterator[RedisSentinel]:
-    _need_redis()
+    require_redis_server(cli=True)
     with RedisSentinel() as sentinel:
         yield sentinel
 

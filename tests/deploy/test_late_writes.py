@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests._support.redis_server import RedisServer, redis_server_binary
+from tests._support.redis_server import RedisServer, require_redis_server
 from voicehook import ActionRequest, Play
 from voicehook.server import Settings
 from voicehook.store import Entry, RedisStore
@@ -31,8 +31,7 @@ KEY = f"session:quiz:{SID}"
 
 @pytest.fixture
 def server() -> Iterator[RedisServer]:
-    if redis_server_binary() is None:
-        pytest.skip("redis-server binary not found (apt-get install redis-server)")
+    require_redis_server()
     with RedisServer() as srv:
         yield srv
 

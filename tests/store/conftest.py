@@ -15,20 +15,14 @@ from tests._support.redis_server import (
     RedisCluster,
     RedisSentinel,
     RedisServer,
-    redis_cli_binary,
-    redis_server_binary,
+    require_redis_server,
 )
-
-
-def _need_redis() -> None:
-    if redis_server_binary() is None or redis_cli_binary() is None:
-        pytest.skip("redis-server / redis-cli not found (apt-get install redis-server)")
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """One redis-server for the whole session. Tests use random keys, so they can share it."""
-    _need_redis()
+    require_redis_server()
     with RedisServer() as server:
         yield server
 
@@ -36,7 +30,7 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[RedisCluster]:
     """A 3-master cluster for the whole session."""
-    _need_redis()
+    require_redis_server(cli=True)
     with RedisCluster(3) as cluster:
         yield cluster
 
@@ -44,6 +38,6 @@ def redis_cluster() -> Iterator[RedisCluster]:
 @pytest.fixture(scope="session")
 def redis_sentinel() -> Iterator[RedisSentinel]:
     """A Sentinel setup for the whole session (tests that fail over make their own)."""
-    _need_redis()
+    require_redis_server(cli=True)
     with RedisSentinel() as sentinel:
         yield sentinel
