@@ -87,13 +87,16 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         "store": args.store,
         "access_log": args.access_log,
         "log_level": args.log_level,
-        "botframework": args.botframework,
-        "botframework_app_id": args.botframework_app_id,
-        "botframework_path": args.botframework_path,
+        # getattr: a Namespace built by hand (tests, embedding code) may lack them.
+        "botframework": getattr(args, "botframework", None),
+        "botframework_app_id": getattr(args, "botframework_app_id", None),
+        "botframework_path": getattr(args, "botframework_path", None),
         "botframework_allowed_callers": (
-            tuple(args.botframework_allowed_callers) if args.botframework_allowed_callers else None
+            tuple(callers)
+            if (callers := getattr(args, "botframework_allowed_callers", None))
+            else None
         ),
-        "botframework_manifest": args.botframework_manifest,
+        "botframework_manifest": getattr(args, "botframework_manifest", None),
     }
     return settings.merged(flags)
 
