@@ -309,8 +309,14 @@ async def test_bad_input_is_a_4xx(body: bytes, status: int, code: str) -> None:
 
 async def test_invoke_is_not_implemented_and_get_is_405() -> None:
     with skill_server() as (url, _):
-        status, raw = await post(url, activity(None, type="invoke", name="application/test"))
+        invoke = activity(None, type="invoke", name="application/test", deliveryMode=None)
+        status, raw = await post(url, invoke)
         assert (status, raw) == (501, b"null")
+        # With expectReplies the invoke response is an activity in the list.
+        got = await replies(url, activity(None, type="invoke", name="application/test"))
+        assert [(a["type"], a["value"]) for a in got] == [
+            ("invokeResponse", {"status": 501, "body": None})
+        ]
         async with aiohttp.ClientSession() as s, s.get(url) as r:
             assert r.status == 405
 
