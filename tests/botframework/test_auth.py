@@ -209,13 +209,25 @@ async def test_key_server_down(keys: KeyServer, http: HttpClient) -> None:
     v = JwtValidator(config(keys), http)
     err = await refused(v, bearer(token()))
     assert (err.status, err.code) == (503, "auth_keys_unavailable")
+    assert keys.metadata_hits == 1
+    # Right after a failure the key server is not asked again for every call.
+    assert (await refused(v, bearer(token()))).status == 503
+    assert keys.metadata_hits == 1
     # Once keys are cached, a failed refresh keeps the old ones.
     keys.fail = False
     v2 = JwtValidator(config(keys, keys_ttl=0.05), http)
     await v2.validate(bearer(token()))
     keys.fail = True
     await asyncio.sleep(0.1)
+    hits = keys.metadata_hits
     assert (await v2.validate(bearer(token()))).app_id == ROOT_APP_ID
+    assert (await v2.validate(bearer(token()))).app_id == ROOT_APP_ID
+    assert keys.metadata_hits == hits + 1  # one failed refresh, then the stale keys
+    # After the interval it tries again.
+    v3 = JwtValidator(config(keys, refresh_interval=0), http)
+    for _ in range(2):
+        await refused(v3, bearer(token()))
+    assert keys.metadata_hits == hits + 3
 
 
 async def test_anonymous_mode_accepts_only_no_header(http: HttpClient) -> None:
