@@ -68,7 +68,9 @@ class EchoSkill(ActivityHandler):
         self.counts[conv] = self.counts.get(conv, 0) + 1
         await turn_context.send_activity(MessageFactory.text(f"에코: {text}"))
         await turn_context.send_activity(
-            MessageFactory.text('"끝"이라고 하면 에코 스킬을 마쳐요.', input_hint=InputHints.expecting_input)
+            MessageFactory.text(
+                '"끝"이라고 하면 에코 스킬을 마쳐요.', input_hint=InputHints.expecting_input
+            )
         )
 
     async def on_end_of_conversation_activity(self, turn_context: TurnContext) -> None:
@@ -77,7 +79,9 @@ class EchoSkill(ActivityHandler):
     async def on_event_activity(self, turn_context: TurnContext) -> None:
         if turn_context.activity.name == "hello":
             await turn_context.send_activity(
-                Activity(type=ActivityTypes.event, name="hello.back", value=turn_context.activity.value)
+                Activity(
+                    type=ActivityTypes.event, name="hello.back", value=turn_context.activity.value
+                )
             )
 
 

@@ -31,7 +31,9 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
             "replies (anonymous mode, loopback). An empty line or end of input ends the chat."
         ),
     )
-    p.add_argument("url", help="the bot's messaging endpoint, e.g. http://127.0.0.1:3978/api/messages")
+    p.add_argument(
+        "url", help="the bot's messaging endpoint, e.g. http://127.0.0.1:3978/api/messages"
+    )
     p.add_argument(
         "--expect-replies",
         action="store_true",
@@ -106,7 +108,9 @@ async def _chat(args: argparse.Namespace) -> int:
             try:
                 outcome = await channel.say(text)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                print(f"error: the bot did not answer: {type(exc).__name__}: {exc}", file=sys.stderr)
+                print(
+                    f"error: the bot did not answer: {type(exc).__name__}: {exc}", file=sys.stderr
+                )
                 failures += 1
                 continue
             if not 200 <= outcome.status <= 299:

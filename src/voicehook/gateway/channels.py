@@ -14,8 +14,8 @@
   ``GET    /v3/conversations/{id}/members/{memberId}``           GetConversationMember
   ============================================================  ==================
 
-  Every other Connector route answers 501; an unknown conversation id 404. Path segments
-  are percent-decoded (skills encode ids with ``safe=''``).
+  Every other Connector route answers 501; an unknown conversation id 404. The server
+  hands over the path already percent-decoded (skills encode ids with ``safe=''``).
 
 Both authenticate first: see :class:`Authenticator`.
 """
@@ -25,17 +25,39 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Protocol
-from urllib.parse import unquote
+from typing import TYPE_CHECKING, Protocol
 
 from voicehook.botframework.activity import decode_activity
 from voicehook.errors import HttpError
 from voicehook.gateway.root import RootBot
 from voicehook.http import Answer, HttpRequest
 
-__all__ = ["AnonymousAuthenticator", "Authenticator", "MessagingChannel", "SkillHostChannel"]
+if TYPE_CHECKING:
+    from voicehook.play.context import AppContext
+
+__all__ = [
+    "AnonymousAuthenticator",
+    "Authenticator",
+    "MessagingChannel",
+    "Parts",
+    "SkillHostChannel",
+]
 
 logger = logging.getLogger("voicehook.gateway")
+
+
+class Parts(Protocol):
+    """What the channels need, ready after the app's startup (see ``gateway.service``)."""
+
+    @property
+    def bot(self) -> RootBot: ...
+
+    @property
+    def auth(self) -> Authenticator: ...
+
+    async def startup(self, app: AppContext) -> None: ...
+
+    async def shutdown(self, app: AppContext) -> None: ...
 
 
 class Authenticator(Protocol):
@@ -70,25 +92,24 @@ class MessagingChannel:
     name = "botframework-gateway"
     methods = frozenset({"POST"})
 
-    def __init__(self, bot: RootBot, auth: Authenticator) -> None:
-        self.bot = bot
-        self.auth = auth
+    def __init__(self, parts: Parts) -> None:
+        self.parts = parts
 
     async def handle(self, request: HttpRequest) -> Answer:
         if request.path not in ("", "/"):
             raise HttpError(404, "not_found", "no such route")
-        await self.auth.check(request.header(b"authorization"))
+        await self.parts.auth.check(request.header(b"authorization"))
         activity = decode_activity(request.body)
-        status, body = await self.bot.on_user_activity(activity)
+        status, body = await self.parts.bot.on_user_activity(activity)
         if not body:
             return Answer(b"", status=status, label=activity.type, result_code=str(status))
         return Answer(body, status=status, label=activity.type, result_code=str(status))
 
-    async def startup(self, app: object) -> None:
-        return None
+    async def startup(self, app: AppContext) -> None:
+        await self.parts.startup(app)
 
-    async def shutdown(self, app: object) -> None:
-        return None
+    async def shutdown(self, app: AppContext) -> None:
+        await self.parts.shutdown(app)
 
 
 _ROUTE = re.compile(
@@ -104,37 +125,36 @@ class SkillHostChannel:
     name = "botframework-skill-host"
     methods = frozenset({"GET", "POST", "PUT", "DELETE"})
 
-    def __init__(self, bot: RootBot, auth: Authenticator) -> None:
-        self.bot = bot
-        self.auth = auth
+    def __init__(self, parts: Parts) -> None:
+        self.parts = parts
 
     async def handle(self, request: HttpRequest) -> Answer:
-        caller = await self.auth.check(request.header(b"authorization"))
+        await self.parts.auth.check(request.header(b"authorization"))
+        bot = self.parts.bot
         match = _ROUTE.match(request.path)
         method = request.method
         if match is None:
             if request.path in ("", "/", "/v3/conversations") and method in ("GET", "POST"):
                 return _not_implemented("CreateConversation / GetConversations")
             raise HttpError(404, "not_found", "no such Channel API route")
-        conv = unquote(match["conv"])
+        conv = match["conv"]
         what, item, tail = match["what"], match["item"], match["tail"]
-        item = unquote(item) if item else None
         if what == "activities" and tail is None:
             if method == "POST" and item is None:
-                return await self._post(request, conv, None, caller)
+                return await self._post(bot, request, conv, None)
             if method == "POST" and item == "history":
                 return _not_implemented("SendConversationHistory")
             if method == "POST":
-                return await self._post(request, conv, item, caller)
+                return await self._post(bot, request, conv, item)
             if method == "PUT" and item is not None:
                 activity = decode_activity(request.body)
-                new_id = await self.bot.update_activity(conv, item, activity)
+                new_id = await bot.update_activity(conv, item, activity)
                 return _json({"id": new_id}, label="UpdateActivity")
             if method == "DELETE" and item is not None:
-                await self.bot.delete_activity(conv, item)
+                await bot.delete_activity(conv, item)
                 return Answer(b"", status=200, label="DeleteActivity")
         if what == "members" and method == "GET":
-            members = await self.bot.members(conv)
+            members = await bot.members(conv)
             if item is None:
                 return _json(members, label="GetConversationMembers")
             found = next((m for m in members if m.get("id") == item), None)
@@ -144,18 +164,18 @@ class SkillHostChannel:
         return _not_implemented(f"{method} {what or ''}".strip())
 
     async def _post(
-        self, request: HttpRequest, conv: str, reply_to: str | None, caller: str | None
+        self, bot: RootBot, request: HttpRequest, conv: str, reply_to: str | None
     ) -> Answer:
         activity = decode_activity(request.body)
-        new_id = await self.bot.on_skill_activity(conv, activity, reply_to)
+        new_id = await bot.on_skill_activity(conv, activity, reply_to)
         label = "ReplyToActivity" if reply_to else "SendToConversation"
         return _json({"id": new_id}, label=label)
 
-    async def startup(self, app: object) -> None:
-        return None
+    async def startup(self, app: AppContext) -> None:
+        await self.parts.startup(app)
 
-    async def shutdown(self, app: object) -> None:
-        return None
+    async def shutdown(self, app: AppContext) -> None:
+        await self.parts.shutdown(app)
 
 
 def _not_implemented(what: str) -> Answer:

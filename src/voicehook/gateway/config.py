@@ -129,7 +129,7 @@ def _url(node: _Node) -> str | None:
 
 def _path(node: _Node) -> str | None:
     text = node.string(allow_empty=False)
-    if text is not None and (not text.startswith("/") or text.endswith("/") and text != "/"):
+    if text is not None and (not text.startswith("/") or (text.endswith("/") and text != "/")):
         node.error(f"a path starts with / and does not end with one, got {text!r}")
         return None
     return text
@@ -175,7 +175,9 @@ def _skill(sid: str, node: _Node, loader: _Loader) -> SkillConfig | None:
 
 def _route(node: _Node, loader: _Loader, skills: dict[str, SkillConfig]) -> Route | None:
     if not node.is_map:
-        node.error(f"a route is a mapping such as {{phrase: 날씨, skill: weather}}, got {node.kind()}")
+        node.error(
+            f"a route is a mapping such as {{phrase: 날씨, skill: weather}}, got {node.kind()}"
+        )
         return None
     kinds = ("phrase", "prefix", "intent", "event")
     loader.unknown_keys(node, ("skill", *kinds))
@@ -258,7 +260,11 @@ def _build(root: _Node, loader: _Loader, base: Path | None) -> GatewayConfig | N
         play = str((base / play).resolve())
     clean = {k: v for k, v in values.items() if v is not None}
     return GatewayConfig(
-        play=play, skills=skills, routes=tuple(routes), source=loader.source, **clean  # type: ignore[arg-type]
+        play=play,
+        skills=skills,
+        routes=tuple(routes),
+        source=loader.source,
+        **clean,  # type: ignore[arg-type]
     )
 
 

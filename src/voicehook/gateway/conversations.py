@@ -125,9 +125,7 @@ class ConversationIdFactory:
         except msgspec.ValidationError:
             return None
 
-    async def set_active(
-        self, channel_id: str, conversation_id: str, active: ActiveSkill
-    ) -> None:
+    async def set_active(self, channel_id: str, conversation_id: str, active: ActiveSkill) -> None:
         key = self._active_key(channel_id, conversation_id)
         value = msgspec.to_builtins(active)
         for _ in range(8):

@@ -258,9 +258,7 @@ class RootBot:
             await self._start(active.skill, activity, turn)
             return 200, b""
         mode = skill.delivery
-        if invoke:
-            mode = "normal"
-        elif active.skill in self._no_expect_replies:
+        if invoke or active.skill in self._no_expect_replies:
             mode = "normal"
         outgoing = rewrite_for_skill(activity, active.conversation_id, self.host_endpoint)
         outgoing = msgspec.structs.replace(
@@ -328,9 +326,7 @@ class RootBot:
         channel, conv = _key(turn.reference)
         await self.ids.clear_active(channel, conv, only=active.conversation_id)
         await self.ids.delete(active.conversation_id)
-        said = await self._play_event(
-            turn, "Skill.Failed", {"skill": active.skill, "error": error}
-        )
+        said = await self._play_event(turn, "Skill.Failed", {"skill": active.skill, "error": error})
         if said is None or not said.prompt:
             said = PlayTurn(prompt=self.config.apology)
         await self._after_play(said, None, turn)
@@ -390,7 +386,7 @@ class RootBot:
         ref = mapping.reference
         out = _readdress(activity, ref, reply_to=None)
         out = msgspec.structs.replace(out, id=activity_id)
-        status, body = await self._channel_call("PUT", ref, activity_id, encode_activity(out))
+        _status, body = await self._channel_call("PUT", ref, activity_id, encode_activity(out))
         return _resource_id(body) or activity_id
 
     async def delete_activity(self, skill_conversation_id: str, activity_id: str) -> None:
@@ -450,7 +446,9 @@ class RootBot:
                 status = resp.status
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             logger.warning("the user's channel did not take the activity: %s", exc)
-            raise HttpError(502, "channel_unreachable", "the user's channel is unreachable") from None
+            raise HttpError(
+                502, "channel_unreachable", "the user's channel is unreachable"
+            ) from None
         if not 200 <= status <= 299:
             logger.warning("the user's channel answered HTTP %s", status)
             raise HttpError(502, "channel_failed", f"the user's channel answered HTTP {status}")
@@ -486,9 +484,7 @@ class RootBot:
             logger.exception("the root play failed on %s", event)
             return PlayTurn(prompt=self.config.apology)
 
-    async def _after_play(
-        self, said: PlayTurn, activity: Activity | None, turn: UserTurn
-    ) -> None:
+    async def _after_play(self, said: PlayTurn, activity: Activity | None, turn: UserTurn) -> None:
         if said.prompt:
             reply = Activity(
                 type="message",
@@ -527,9 +523,7 @@ def _with_text(activity: Activity, text: str) -> Activity:
     return msgspec.structs.replace(activity, text=text)
 
 
-def _readdress(
-    activity: Activity, ref: ConversationReference, *, reply_to: str | None
-) -> Activity:
+def _readdress(activity: Activity, ref: ConversationReference, *, reply_to: str | None) -> Activity:
     """A skill's activity re-addressed to the user's conversation (spec §4 step 4)."""
     return msgspec.structs.replace(
         activity,
@@ -561,4 +555,3 @@ def _resource_id(body: bytes) -> str | None:
 def skill_events() -> Collection[str]:
     """The events the gateway hands the root's play."""
     return ("Skill.Ended", "Skill.Cancelled", "Skill.Failed", "Skill.Event")
-

@@ -13,7 +13,6 @@ It never raises for transport problems: a :class:`SkillReply` says what happened
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -132,7 +131,7 @@ class SkillClient:
             ) as resp:
                 body = await resp.read()
                 status = resp.status
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             return SkillReply(False, error=f"no answer within {limit:g} s", elapsed_ms=_ms(start))
         except (aiohttp.ClientError, OSError) as exc:
             return SkillReply(False, error=f"{type(exc).__name__}: {exc}", elapsed_ms=_ms(start))
