@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from tests._support.server import free_port, running_server
 from voicehook.cli.gateway import build_app
+from voicehook.dialog.nlu import Tokenizer, default_tokenizer
 from voicehook.gateway.config import GatewayConfig, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -35,9 +37,15 @@ def make_config(
     return parse_config(text, "test-gateway.yaml")
 
 
+@cache
+def shared_tokenizer() -> Tokenizer:
+    """One tokenizer (a Kiwi model takes seconds to load) for every test gateway."""
+    return default_tokenizer()
+
+
 @contextmanager
 def running_gateway(config: GatewayConfig, *, store: str = "memory://") -> Iterator[str]:
     """Serve the gateway; yields its messaging endpoint URL."""
-    app = build_app(config, store=store)
+    app = build_app(config, store=store, tokenizer=shared_tokenizer())
     with running_server(app, port=config.port) as base:
         yield base + config.messaging_path

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from voicehook.cli.loading import TargetError, load_play
 from voicehook.gateway.config import GatewayConfig, load_config
 from voicehook.play.errors import DefinitionError
 from voicehook.server import Settings, VoicehookApp, configure_logging, create_app
+
+if TYPE_CHECKING:
+    from voicehook.dialog.nlu import Tokenizer
 
 
 def add_parser(sub: Any, name: str, help_text: str) -> None:
@@ -35,8 +38,13 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
     )
 
 
-def build_app(config: GatewayConfig, *, store: str | None = None) -> VoicehookApp:
-    """The gateway's ASGI app: the root play's server with the gateway's two channels."""
+def build_app(
+    config: GatewayConfig, *, store: str | None = None, tokenizer: Tokenizer | None = None
+) -> VoicehookApp:
+    """The gateway's ASGI app: the root play's server with the gateway's two channels.
+
+    ``tokenizer`` shares a loaded Kiwi model between apps (it takes seconds to load).
+    """
     from voicehook.dialog.engine import DialogEngine
     from voicehook.gateway.service import Gateway
     from voicehook.server.inprocess import InProcessBackend
@@ -50,7 +58,7 @@ def build_app(config: GatewayConfig, *, store: str | None = None) -> VoicehookAp
         store=store or config.store,
         default_store=True,
     )
-    engine = DialogEngine(play.definition, InProcessBackend(play))
+    engine = DialogEngine(play.definition, InProcessBackend(play), tokenizer=tokenizer)
     gateway = Gateway(config, engine)
     routes = [
         Route(config.messaging_path, gateway.messaging, exact=True),
