@@ -10,7 +10,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from voicehook.dialog.backend import BackendReply
 from voicehook.dialog.engine import (
     DeviceEvent,
     DialogEngine,
@@ -27,6 +26,8 @@ from voicehook.dialog.session import (
     decode_state,
     encode_state,
 )
+from voicehook.nugu.backend import BackendReply
+from voicehook.nugu.caller import NuguCaller
 from voicehook.play import ActionRequest, Play, PlayError, Reply, load_definition
 from voicehook.server.inprocess import InProcessBackend
 
@@ -136,7 +137,7 @@ async def talk_factory(script: Script) -> Any:
         base = {"seed": 7, **settings}
         engine = DialogEngine(
             DEFINITION,
-            backend if backend is not None else InProcessBackend(script.play()),
+            NuguCaller(backend if backend is not None else InProcessBackend(script.play())),
             settings=EngineSettings(**base),
             tokenizer=TOKENIZER,
         )
@@ -392,14 +393,15 @@ async def test_ok_contract_violations_are_recorded(talk_factory: Any) -> None:
     r = await talk_factory(backend).say("서울 날씨 알려줘")
     assert r.prompt_source == "response"
     assert r.state.params["weather"] == "3"
-    assert any("missing keys" in v and "month" in v for v in r.violations)
-    assert any("'weather' is int" in w for w in r.warnings)
+    # The NUGU answer rules (voicehook.nugu.answer), the same the checker applies.
+    assert any("lacks key 'month'" in v for v in r.violations)
+    assert any("output['weather'] is a number" in v for v in r.violations)
 
 
 async def test_ok_without_output_is_a_violation(talk_factory: Any) -> None:
     backend = RawBackend(BackendReply(status=200, body=b'{"version":"2.0","resultCode":"OK"}'))
     r = await talk_factory(backend).say("서울 날씨 알려줘")
-    assert any("without output" in v for v in r.violations)
+    assert any("resultCode is OK but there is no 'output'" in v for v in r.violations)
 
 
 # --------------------------------------------------------------------------- exceptions
@@ -479,16 +481,16 @@ async def test_undeclared_code_gives_the_failure_prompt(talk_factory: Any, scrip
     ("reply", "why"),
     [
         (BackendReply(status=200, body=b'{"resultCode":"","output":{}}'), "empty"),
-        (BackendReply(status=200, body=b'{"resultCode":null,"output":{}}'), "string"),
+        (BackendReply(status=200, body=b'{"resultCode":null,"output":{}}'), "resultCode is null"),
         (BackendReply(status=200, body=b'{"resultCode":"ok","output":{}}'), "neither"),
-        (BackendReply(status=200, body=b'{"output":{}}'), "no resultCode"),
-        (BackendReply(status=500, body=b'{"resultCode":"OK","output":{}}'), "HTTP status 500"),
-        (BackendReply(status=404, body=b"not found"), "HTTP status 404"),
-        (BackendReply(status=200, body=b"<html>"), "not valid JSON"),
+        (BackendReply(status=200, body=b'{"output":{}}'), "no 'resultCode'"),
+        (BackendReply(status=500, body=b'{"resultCode":"OK","output":{}}'), "HTTP 500"),
+        (BackendReply(status=404, body=b"not found"), "HTTP 404"),
+        (BackendReply(status=200, body=b"<html>"), "the body is not JSON"),
         (BackendReply(status=200, body=b"[1]"), "not a JSON object"),
         (
             BackendReply(status=200, body=b'{"resultCode":"OK","output":{},"directives":{}}'),
-            "directives must be a list",
+            "directives is an object, not an array",
         ),
         (BackendReply(error="ClientConnectorError: refused"), "refused"),
     ],

@@ -8,7 +8,9 @@ import sys
 from typing import Any
 
 from voicehook.cli.loading import TargetError, load_play
+from voicehook.play.app import Play
 from voicehook.server import Settings, VoicehookApp, configure_logging, create_app
+from voicehook.server.routing import Route
 
 _TARGET_ENV = "VOICEHOOK_TARGET"
 
@@ -44,6 +46,26 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
     p.add_argument("--access-log", action="store_true", default=None, help="log every call")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.add_argument("--config", help="a TOML file with settings ([voicehook] table)")
+    bf = p.add_argument_group(
+        "Bot Framework skill",
+        "serve the play as a Bot Framework skill too (docs/botframework.md); the app "
+        "password comes from VOICEHOOK_BOTFRAMEWORK_APP_PASSWORD only",
+    )
+    bf.add_argument("--botframework", action="store_true", default=None, help="turn it on")
+    bf.add_argument("--botframework-app-id", help="the skill's Microsoft app id (none: anonymous)")
+    bf.add_argument("--botframework-path", help="the messaging endpoint (default /api/messages)")
+    bf.add_argument(
+        "--botframework-allowed-caller",
+        action="append",
+        dest="botframework_allowed_callers",
+        help="app id of a root bot allowed to call; repeat, or * for any",
+    )
+    bf.add_argument(
+        "--botframework-manifest",
+        action="store_true",
+        default=None,
+        help="serve the skill manifest at /manifest.json",
+    )
 
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
@@ -65,8 +87,57 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         "store": args.store,
         "access_log": args.access_log,
         "log_level": args.log_level,
+        # getattr: a Namespace built by hand (tests, embedding code) may lack them.
+        "botframework": getattr(args, "botframework", None),
+        "botframework_app_id": getattr(args, "botframework_app_id", None),
+        "botframework_path": getattr(args, "botframework_path", None),
+        "botframework_allowed_callers": (
+            tuple(callers)
+            if (callers := getattr(args, "botframework_allowed_callers", None))
+            else None
+        ),
+        "botframework_manifest": getattr(args, "botframework_manifest", None),
     }
     return settings.merged(flags)
+
+
+def channel_routes(play: Play, settings: Settings) -> list[Route]:
+    """The routes of the channels turned on in ``settings`` besides NUGU. Raises
+    ``ValueError`` for a setting that cannot work (an app id without its password)."""
+    if not settings.botframework:
+        return []
+    from voicehook.botframework.auth import BotAuthConfig, password_from_env
+    from voicehook.botframework.manifest import MANIFEST_PATH, ManifestChannel
+    from voicehook.botframework.skill import BotFrameworkChannel
+    from voicehook.server.app import runtime_settings
+
+    optional: dict[str, Any] = {}
+    if settings.botframework_openid_metadata_url:
+        optional["openid_metadata_url"] = settings.botframework_openid_metadata_url
+    auth = BotAuthConfig(
+        app_id=settings.botframework_app_id,
+        app_password=password_from_env(),
+        tenant_id=settings.botframework_tenant_id,
+        allowed_callers=settings.botframework_allowed_callers,
+        token_endpoint=settings.botframework_token_endpoint,
+        **optional,
+    )
+    if not auth.anonymous and not auth.app_password:
+        raise ValueError(
+            "--botframework-app-id needs the app password in VOICEHOOK_BOTFRAMEWORK_APP_PASSWORD"
+        )
+    path = settings.botframework_path
+    channel = BotFrameworkChannel(play, auth, settings=runtime_settings(play, settings))
+    routes = [Route(path, channel, exact=True)]
+    if settings.botframework_manifest:
+        manifest = ManifestChannel(
+            play.definition,
+            path=path,
+            app_id=auth.app_id,
+            endpoint_url=settings.botframework_endpoint_url,
+        )
+        routes.append(Route(MANIFEST_PATH, manifest, exact=True))
+    return routes
 
 
 def _export(settings: Settings, target: str) -> None:
@@ -87,6 +158,14 @@ def _export(settings: Settings, target: str) -> None:
         "output_policy",
         "health_timeout",
         "upstream_timeout",
+        "botframework",
+        "botframework_app_id",
+        "botframework_path",
+        "botframework_tenant_id",
+        "botframework_manifest",
+        "botframework_endpoint_url",
+        "botframework_openid_metadata_url",
+        "botframework_token_endpoint",
     ):
         value = getattr(settings, key)
         if value is not None:
@@ -94,6 +173,9 @@ def _export(settings: Settings, target: str) -> None:
                 str(value).lower() if isinstance(value, bool) else str(value)
             )
     os.environ["VOICEHOOK_API_KEYS"] = ",".join(settings.api_keys)
+    os.environ["VOICEHOOK_BOTFRAMEWORK_ALLOWED_CALLERS"] = ",".join(
+        settings.botframework_allowed_callers
+    )
 
 
 def app_factory() -> VoicehookApp:
@@ -103,7 +185,8 @@ def app_factory() -> VoicehookApp:
         raise RuntimeError(f"{_TARGET_ENV} is not set; start the server with 'voicehook serve'")
     settings = Settings.from_env()
     configure_logging(settings.log_level)
-    return create_app(load_play(target), settings)
+    play = load_play(target)
+    return create_app(play, settings, routes=channel_routes(play, settings))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -123,6 +206,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for problem in play.problems():
         print(f"voicehook serve: warning: {problem}", file=sys.stderr)
+    try:
+        routes = channel_routes(play, settings)
+    except ValueError as exc:
+        print(f"voicehook serve: {exc}", file=sys.stderr)
+        return 2
     shared = settings.store or ("sqlite://" if settings.default_store else "memory:")
     if settings.workers > 1 and shared.lower().startswith("memory:"):
         print(
@@ -165,5 +253,10 @@ def run(args: argparse.Namespace) -> int:
             "voicehook.cli.serve:app_factory", factory=True, workers=settings.workers, **common
         )
     else:
-        uvicorn.run(create_app(play, settings), **common)
+        try:
+            app = create_app(play, settings, routes=routes)
+        except ValueError as exc:  # a route conflict: an action named like a channel path
+            print(f"voicehook serve: {exc}", file=sys.stderr)
+            return 2
+        uvicorn.run(app, **common)
     return 0

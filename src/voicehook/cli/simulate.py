@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from voicehook.cli.loading import TargetError, load_play
-from voicehook.dialog.backend import Backend, HttpBackend
 from voicehook.dialog.engine import (
     DeviceEvent,
     DialogEngine,
@@ -34,6 +33,8 @@ from voicehook.dialog.engine import (
     UserText,
 )
 from voicehook.dialog.session import DialogState
+from voicehook.nugu.backend import Backend, HttpBackend
+from voicehook.nugu.caller import NuguCaller
 from voicehook.play import DefinitionError, PlayDefinition, load_definition
 from voicehook.server.inprocess import InProcessBackend
 
@@ -241,7 +242,7 @@ def build_engine(args: argparse.Namespace) -> tuple[DialogEngine, str]:
         settings, _ = EngineSettings.from_mapping(definition.settings, **overrides)
         backend = InProcessBackend(play, api_key=args.api_key)
         where = "in-process handlers"
-    return DialogEngine(definition, backend, settings=settings), where
+    return DialogEngine(definition, NuguCaller(backend), settings=settings), where
 
 
 class Session:

@@ -37,7 +37,19 @@ class Settings:
     log_level                 VOICEHOOK_LOG_LEVEL                 info
     health_timeout            VOICEHOOK_HEALTH_TIMEOUT            2.0 seconds
     upstream_timeout          VOICEHOOK_UPSTREAM_TIMEOUT          2.0 seconds
+    botframework              VOICEHOOK_BOTFRAMEWORK              false: no Bot Framework skill
+    botframework_app_id       VOICEHOOK_BOTFRAMEWORK_APP_ID       "": anonymous mode
+    botframework_path         VOICEHOOK_BOTFRAMEWORK_PATH         /api/messages
+    botframework_allowed_...  ..._ALLOWED_CALLERS (comma list)    none: every caller refused
+    botframework_tenant_id    VOICEHOOK_BOTFRAMEWORK_TENANT_ID    "": multi-tenant
+    botframework_manifest     VOICEHOOK_BOTFRAMEWORK_MANIFEST     false: no /manifest.json
+    botframework_endpoint...  ..._ENDPOINT_URL                    "": from the Host header
+    botframework_openid_...   ..._OPENID_METADATA_URL             Azure public cloud
+    botframework_token_...    ..._TOKEN_ENDPOINT                  Azure public cloud
     ========================  ==================================  ===========================
+
+    The Bot Framework app password is never a setting: it comes from the environment only
+    (``VOICEHOOK_BOTFRAMEWORK_APP_PASSWORD``), so it cannot end up in a config file.
     """
 
     host: str = "127.0.0.1"
@@ -60,12 +72,26 @@ class Settings:
     log_level: str = "info"
     health_timeout: float = 2.0
     upstream_timeout: float = 2.0
+    # Bot Framework skill (voicehook.botframework; docs/botframework.md).
+    botframework: bool = False
+    botframework_app_id: str = ""
+    botframework_path: str = "/api/messages"
+    botframework_allowed_callers: tuple[str, ...] = ()
+    botframework_tenant_id: str = ""
+    botframework_manifest: bool = False
+    botframework_endpoint_url: str = ""
+    botframework_openid_metadata_url: str = ""
+    botframework_token_endpoint: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         prefix = self.prefix.strip()
         prefix = "" if prefix in ("", "/") else "/" + prefix.strip("/")
         object.__setattr__(self, "prefix", prefix)
+        bf_path = "/" + self.botframework_path.strip().strip("/")
+        if bf_path == "/":
+            raise ValueError("botframework_path must not be empty or /")
+        object.__setattr__(self, "botframework_path", bf_path)
         object.__setattr__(self, "play_builder", PlayBuilderPolicy(self.play_builder))
         if self.max_body < 1:
             raise ValueError("max_body must be at least 1 byte")
@@ -116,7 +142,7 @@ class Settings:
 
 
 def _coerce(key: str, value: Any, current: Any) -> Any:
-    if key == "api_keys":
+    if key in ("api_keys", "botframework_allowed_callers"):
         if isinstance(value, str):
             return tuple(k.strip() for k in value.split(",") if k.strip())
         return tuple(str(k) for k in value)
