@@ -45,9 +45,10 @@ def build_app(
 
     ``tokenizer`` shares a loaded Kiwi model between apps (it takes seconds to load).
     """
+    from voicehook.dialog.caller import PlayCaller
     from voicehook.dialog.engine import DialogEngine
     from voicehook.gateway.service import Gateway
-    from voicehook.server.inprocess import InProcessBackend
+    from voicehook.server.app import runtime_settings
     from voicehook.server.routing import Route
 
     play = load_play(config.play)
@@ -58,8 +59,13 @@ def build_app(
         store=store or config.store,
         default_store=True,
     )
-    engine = DialogEngine(play.definition, InProcessBackend(play), tokenizer=tokenizer)
-    gateway = Gateway(config, engine)
+    calls = runtime_settings(play, settings)
+    gateway = Gateway(
+        config,
+        lambda ctx: DialogEngine(
+            play.definition, PlayCaller(play, ctx, settings=calls), tokenizer=tokenizer
+        ),
+    )
     routes = [
         Route(config.messaging_path, gateway.messaging, exact=True),
         Route(config.skill_host_path, gateway.skill_host, tree=True),

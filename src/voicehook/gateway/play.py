@@ -46,16 +46,20 @@ class DialogRootPlay:
         return self.engine.nlu.parse(text).intent
 
     async def text(self, session: str, text: str, *, user_key: str | None) -> PlayTurn:
-        return await self._turn(session, UserText(text))
+        return await self._turn(session, UserText(text), user_key)
 
     async def event(
         self, session: str, event: str, fields: dict[str, Any], *, user_key: str | None
     ) -> PlayTurn:
-        return await self._turn(session, DeviceEvent(event, dict(fields)))
+        return await self._turn(session, DeviceEvent(event, dict(fields)), user_key)
 
-    async def _turn(self, session: str, user_input: UserText | DeviceEvent) -> PlayTurn:
+    async def _turn(
+        self, session: str, user_input: UserText | DeviceEvent, user_key: str | None
+    ) -> PlayTurn:
         try:
-            result = await self.runtime.turn(session, user_input)
+            result = await self.runtime.turn(
+                session, user_input, user_key=user_key, channel="botframework"
+            )
         except DialogConflict as exc:  # another process took a turn meanwhile
             result = exc.result
         return _said(result)

@@ -3,7 +3,7 @@
 ``voicehook gateway CONFIG`` builds one :class:`Gateway` and mounts its channels next to the
 server's own routes::
 
-    gateway = Gateway(config, engine)
+    gateway = Gateway(config, lambda ctx: DialogEngine(definition, PlayCaller(play, ctx)))
     routes = gateway.routes()           # messaging (exact) + skill host (tree)
     app = create_app(root_play, settings, routes=routes)
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from voicehook.botframework.auth import (
@@ -60,9 +61,10 @@ class Gateway:
     """The root bot's parts: config, the root play's engine, auth, and (after startup) the
     :class:`RootBot` on the app's store and HTTP client."""
 
-    def __init__(self, config: GatewayConfig, engine: DialogEngine) -> None:
+    def __init__(self, config: GatewayConfig, engine: Callable[[AppContext], DialogEngine]) -> None:
         self.config = config
-        self.engine = engine
+        self._engine_factory = engine
+        self.engine: DialogEngine | None = None
         auth = BotAuthConfig(
             app_id=config.app_id,
             app_password=password_from_env() if config.app_id else "",
@@ -123,6 +125,7 @@ class Gateway:
             tokens = tokens_for
             channel_tokens = channel_token
         ids = ConversationIdFactory(app.store, name=config.name, ttl=config.state_ttl)
+        self.engine = self._engine_factory(app)
         play = DialogRootPlay(self.engine, app.store, ttl=config.state_ttl)
         self._bot = RootBot(
             config,
@@ -139,4 +142,6 @@ class Gateway:
             return
         self._bot = None
         self._auth = None
-        await self.engine.aclose()
+        if self.engine is not None:
+            await self.engine.aclose()
+            self.engine = None
