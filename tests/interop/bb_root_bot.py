@@ -34,7 +34,8 @@ from botbuilder.core import (
     MessageFactory,
     TurnContext,
 )
-from botbuilder.core.skills import BotFrameworkSkill, CloudSkillHandler, SkillConversationIdFactory
+from botbuilder.core.skills import BotFrameworkSkill, SkillConversationIdFactory
+from botbuilder.core.skills.cloud_skill_handler import CloudSkillHandler
 from botbuilder.integration.aiohttp import (
     CloudAdapter,
     ConfigurationBotFrameworkAuthentication,
