@@ -103,6 +103,9 @@ class RootBot(ActivityHandler):
         await self.state.save_changes(turn_context, force=True)
         activity = turn_context.activity
         if self.expect_replies:
+            # A copy: expectReplies on the turn's own activity would make the SDK answer the
+            # user's channel with a buffered body too (and 4.17's CloudAdapter.process 500s).
+            activity = Activity().deserialize(activity.serialize())
             activity.delivery_mode = DeliveryModes.expect_replies
         response = await self.client.post_activity_to_skill(
             "", self.skill, self.host_endpoint, activity
