@@ -196,3 +196,11 @@ def test_unknown_fields_survive_round_trip(text: str, extra: dict[str, Any]) -> 
     for key, value in raw.items():
         if value is not None:
             assert out[key] == value
+
+
+@pytest.mark.parametrize("depth", [3000, 200_000])
+def test_deep_nesting_is_a_400_not_a_crash(depth: int) -> None:
+    body = b'{"type":"message","value":' + b"[" * depth + b"]" * depth + b"}"
+    with pytest.raises(HttpError) as info:
+        decode_activity(body)
+    assert info.value.status == 400

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from voicehook.botframework.auth import (
     ANONYMOUS_SKILL,
@@ -206,13 +209,25 @@ async def test_key_server_down(keys: KeyServer, http: HttpClient) -> None:
     v = JwtValidator(config(keys), http)
     err = await refused(v, bearer(token()))
     assert (err.status, err.code) == (503, "auth_keys_unavailable")
+    assert keys.metadata_hits == 1
+    # Right after a failure the key server is not asked again for every call.
+    assert (await refused(v, bearer(token()))).status == 503
+    assert keys.metadata_hits == 1
     # Once keys are cached, a failed refresh keeps the old ones.
     keys.fail = False
     v2 = JwtValidator(config(keys, keys_ttl=0.05), http)
     await v2.validate(bearer(token()))
     keys.fail = True
     await asyncio.sleep(0.1)
+    hits = keys.metadata_hits
     assert (await v2.validate(bearer(token()))).app_id == ROOT_APP_ID
+    assert (await v2.validate(bearer(token()))).app_id == ROOT_APP_ID
+    assert keys.metadata_hits == hits + 1  # one failed refresh, then the stale keys
+    # After the interval it tries again.
+    v3 = JwtValidator(config(keys, refresh_interval=0), http)
+    for _ in range(2):
+        await refused(v3, bearer(token()))
+    assert keys.metadata_hits == hits + 3
 
 
 async def test_anonymous_mode_accepts_only_no_header(http: HttpClient) -> None:
@@ -341,3 +356,63 @@ async def test_anonymous_credentials(http: HttpClient) -> None:
     with pytest.raises(ValueError, match="PASSWORD"):
         credentials_for(BotAuthConfig(app_id="a"), http)
     logging.getLogger("x")
+
+
+# -- property test: whatever the header, a refusal is a 401/403, never a crash ------------
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _jwt_shaped(head: dict[str, Any], payload: dict[str, Any], sig: bytes) -> bytes:
+    parts = (_b64(json.dumps(head).encode()), _b64(json.dumps(payload).encode()), _b64(sig))
+    return ("Bearer " + ".".join(parts)).encode()
+
+
+def _fresh_validator() -> JwtValidator:
+    import time as _time
+
+    import jwt as pyjwt
+
+    from .keys import jwk
+
+    v = JwtValidator(BotAuthConfig(app_id=SKILL_APP_ID, allowed_callers=("*",)), None)
+    # White-box: keys already cached and fresh, so no fetch is attempted (http is None).
+    v._keys = {"key-1": pyjwt.PyJWK.from_dict(jwk("key-1"), algorithm="RS256").key}
+    v._fetched_at = v._last_attempt = _time.monotonic()
+    v._attempts = 1
+    return v
+
+
+_json_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+_claims = st.dictionaries(
+    st.sampled_from(["alg", "kid", "typ", "aud", "iss", "exp", "nbf", "ver", "appid", "azp"])
+    | st.text(max_size=4),
+    _json_scalars | st.sampled_from(["RS256", "key-1", "none", "HS256", SKILL_APP_ID]),
+    max_size=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=80),
+        st.builds(
+            _jwt_shaped,
+            _claims,
+            _claims,
+            st.binary(max_size=64),
+        ),
+    )
+)
+def test_random_headers_are_refused_cleanly(header: bytes) -> None:
+    v = _fresh_validator()
+    try:
+        asyncio.run(v.validate(header))
+    except HttpError as exc:
+        assert exc.status in (401, 403)
+    else:  # pragma: no cover - a random signature never verifies
+        raise AssertionError("a random token was accepted")

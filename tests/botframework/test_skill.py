@@ -249,6 +249,13 @@ async def test_values_on_the_first_activity_reach_the_handlers() -> None:
             ("고구마", "미디엄"),
             ("불고기", "라지"),
         ]
+        # Values with text that names no intent: the text alone is the turn.
+        other = await replies(url, activity("음", conv="c4", value={"menu": "불고기"}))
+        assert other and "주문 번호" not in (other[0].get("text") or "")
+        # Values sent later in an open session are not slots: only the text counts.
+        await replies(url, activity("피자 주문할래", conv="c5"))
+        later = await replies(url, activity("라지", conv="c5", n=2, value={"menu": "고구마"}))
+        assert later[0]["text"] == "메뉴를 몰라서 주문을 마칠게요."  # no 고구마 order
         # An event the play does not know is ignored.
         assert await replies(url, activity(None, conv="c3", type="event", name="Unknown")) == []
         assert await replies(url, activity(None, conv="c3", type="typing")) == []
@@ -309,8 +316,14 @@ async def test_bad_input_is_a_4xx(body: bytes, status: int, code: str) -> None:
 
 async def test_invoke_is_not_implemented_and_get_is_405() -> None:
     with skill_server() as (url, _):
-        status, raw = await post(url, activity(None, type="invoke", name="application/test"))
+        invoke = activity(None, type="invoke", name="application/test", deliveryMode=None)
+        status, raw = await post(url, invoke)
         assert (status, raw) == (501, b"null")
+        # With expectReplies the invoke response is an activity in the list.
+        got = await replies(url, activity(None, type="invoke", name="application/test"))
+        assert [(a["type"], a["value"]) for a in got] == [
+            ("invokeResponse", {"status": 501, "body": None})
+        ]
         async with aiohttp.ClientSession() as s, s.get(url) as r:
             assert r.status == 405
 

@@ -257,6 +257,8 @@ def _from_mapping(raw: Any, where: str) -> Activity:
     except msgspec.ValidationError as exc:
         # msgspec names the field and the expected type, never the value.
         raise HttpError(400, "invalid_activity", f"{where}: {exc}") from None
+    except RecursionError:
+        raise HttpError(400, "invalid_activity", f"{where} is nested too deeply") from None
     if extra:
         activity.extra = extra
     return activity
@@ -267,6 +269,8 @@ def _decode_json(data: bytes, what: str) -> Any:
         return _json_decoder.decode(data)
     except msgspec.DecodeError:
         raise HttpError(400, "invalid_json", f"the {what} is not valid JSON") from None
+    except RecursionError:  # a few hundred kB of [[[[... fit under the body cap
+        raise HttpError(400, "invalid_json", f"the {what} is nested too deeply") from None
 
 
 def decode_activity(data: bytes) -> Activity:
@@ -321,7 +325,7 @@ def decode_resource_response(data: bytes) -> ResourceResponse:
         return ResourceResponse()
     try:
         raw = _json_decoder.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return ResourceResponse()
     if isinstance(raw, dict) and isinstance(raw.get("id"), str):
         return ResourceResponse(id=raw["id"])

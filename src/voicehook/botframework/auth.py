@@ -216,6 +216,7 @@ class JwtValidator:
         self._fetched_at: float | None = None
         self._last_attempt: float | None = None
         self._attempts = 0
+        self._last_failed = False
         self._lock = asyncio.Lock()
         #: How many times the keys were fetched (for logs and tests).
         self.fetches = 0
@@ -301,12 +302,14 @@ class JwtValidator:
         key = self._keys.get(kid)
         if key is not None and fresh:
             return key
-        if (
-            fresh
-            and self._last_attempt is not None
-            and now - self._last_attempt < self.config.refresh_interval
-        ):
-            return None  # an unknown kid, and the keys were fetched a moment ago
+        last = self._last_attempt
+        if last is not None and now - last < self.config.refresh_interval:
+            if fresh:
+                return None  # an unknown kid, and the keys were fetched a moment ago
+            if self._last_failed:  # the key server failed a moment ago: do not hammer it
+                if not self._keys:
+                    raise _keys_unavailable()
+                return key  # the stale key, if we have it
         seen = self._attempts
         async with self._lock:
             if self._attempts == seen:
@@ -321,12 +324,14 @@ class JwtValidator:
             keys = await self._fetch()
         except (UpstreamError, ValueError, jwt.PyJWKError) as exc:
             self._attempts += 1
+            self._last_failed = True
             logger.warning("Bot Framework signing keys: fetch failed: %s", exc)
             if not self._keys:
                 raise _keys_unavailable() from None
             return  # keep the keys we have
         self._keys = keys
         self._attempts += 1
+        self._last_failed = False
         self._fetched_at = time.monotonic()
         self.fetches += 1
         logger.info("Bot Framework signing keys: %d key(s) loaded", len(keys))

@@ -17,6 +17,7 @@ One ``POST`` (by default at ``/api/messages``) carries one activity from a skill
      handlers as parameter values (slots of the recognised intent);
    - ``endOfConversation``: the consumer cancels; the dialog state is deleted;
    - ``invoke``: not supported, ``501`` (what an SDK bot answers to an unknown invoke);
+     with ``expectReplies``, an ``invokeResponse`` activity with status 501 in the list;
    - anything else (``typing``, ``conversationUpdate``, unknown ``event`` names): ignored;
 
 3. answers with activities addressed back to the caller: a ``message`` with the prompt
@@ -181,6 +182,14 @@ class BotFrameworkChannel:
         expect = activity.delivery_mode == DeliveryModes.EXPECT_REPLIES
         label = f"botframework.{activity.type if activity.type in _LABELS else 'other'}"
         if activity.type == ActivityTypes.INVOKE:
+            # No invoke is supported. With expectReplies the invoke response travels inside
+            # the list as an invokeResponse activity (what the SDK's SkillDialog reads).
+            if expect:
+                response = activity.reply(
+                    ActivityTypes.INVOKE_RESPONSE, value={"status": 501, "body": None}
+                )
+                body = encode_expected_replies([response])
+                return Answer(body, label=label, result_code="NOT_IMPLEMENTED")
             return Answer(b"null", status=501, label=label, result_code="NOT_IMPLEMENTED")
         if not expect and not activity.service_url:
             raise HttpError(

@@ -39,6 +39,7 @@ from voicehook.dialog.nlu import (
 from voicehook.dialog.prompts import Filters, PromptStack, TemplateError, parse_template
 from voicehook.dialog.session import (
     AudioPlayerState,
+    DeviceState,
     DialogState,
     ExceptionWait,
     ListenWait,
@@ -237,11 +238,13 @@ class BackendCall(msgspec.Struct):
 
 
 class TurnResult(msgspec.Struct):
-    """Everything one turn did. ``state`` is the state for the next turn."""
+    """Everything one turn did. ``state`` is the conversation for the next turn; ``device``
+    the device after the turn (its AudioPlayer)."""
 
     turn: int
     kind: Literal["user", "event", "reset"]
     state: DialogState
+    device: DeviceState = msgspec.field(default_factory=DeviceState)
     text: str | None = None
     event: dict[str, Any] | None = None
     intent: str | None = None
@@ -275,6 +278,7 @@ class _Turn:
     """The mutable scratchpad of one turn (never stored)."""
 
     state: DialogState
+    device: DeviceState
     result: TurnResult
     rng: random.Random
     intent: str | None = None
@@ -357,11 +361,15 @@ class DialogEngine:
         state: DialogState,
         user_input: TurnInput | str,
         *,
+        device: DeviceState | None = None,
         session_id: str | None = None,
         user_key: str | None = None,
         channel: str = "nugu",
     ) -> TurnResult:
         """Run one turn. ``state`` is not changed; the result holds the new state.
+
+        ``device`` is the device's state before the turn (a new, idle one when None); the
+        result's ``device`` is the state after it. Neither given object is changed.
 
         A channel that has its own conversation ids passes ``session_id`` (used when the
         turn opens a session; otherwise the engine makes one up, as NUGU does), the
@@ -374,15 +382,17 @@ class DialogEngine:
             fresh = DialogState(sessions=state.sessions, turns=state.turns + 1)
             return TurnResult(turn=fresh.turns, kind="reset", state=fresh, session_ended=True)
         st = copy_state(state)
+        dev = device.copy() if device is not None else DeviceState()
         st.turns += 1
         if self.settings.seed is not None:
             rng = random.Random(f"{self.settings.seed}:{st.sessions}:{st.turns}")
         else:
             rng = random.Random()
         kind: Literal["user", "event"] = "event" if isinstance(user_input, DeviceEvent) else "user"
-        result = TurnResult(turn=st.turns, kind=kind, state=st)
+        result = TurnResult(turn=st.turns, kind=kind, state=st, device=dev)
         ctx = _Turn(
             state=st,
+            device=dev,
             result=result,
             rng=rng,
             session_id=session_id,
@@ -391,8 +401,8 @@ class DialogEngine:
         )
         if isinstance(user_input, DeviceEvent) and user_input.full_type not in self._by_event:
             # No action listens to this event: only the device changes; no session opens.
-            result.event = self._event_body(st, user_input)
-            _apply_event(st.audio, result.event)
+            result.event = self._event_body(dev, user_input)
+            _apply_event(dev.audio, result.event)
             result.warnings.append(
                 f"no action has the trigger event {user_input.full_type}; nothing happens"
             )
@@ -447,7 +457,7 @@ class DialogEngine:
         st, res = ctx.state, ctx.result
         res.directives = list(ctx.directives)
         if res.directives and not self.settings.play_builder:
-            _apply_directives(st.audio, res.directives)
+            _apply_directives(ctx.device.audio, res.directives)
         if res.prompt is not None or res.directives:
             st.last_prompt = res.prompt
             st.last_prompt_type = res.prompt_type
@@ -473,14 +483,17 @@ class DialogEngine:
 
     def _render(self, ctx: _Turn, template: str) -> str:
         try:
-            return parse_template(template, self.filters).render(self._lookup_params(ctx.state))
+            return parse_template(template, self.filters).render(
+                self._lookup_params(ctx.state, ctx.device)
+            )
         except TemplateError as exc:
             ctx.result.violations.append(f"prompt {template!r}: {exc}")
             return template
 
-    def _lookup_params(self, st: DialogState) -> dict[str, object | None]:
+    @staticmethod
+    def _lookup_params(st: DialogState, device: DeviceState) -> dict[str, object | None]:
         params: dict[str, object | None] = dict(st.params)
-        audio = st.audio
+        audio = device.audio
         params[NPK_PREFIX + "playerActivity"] = audio.player_activity
         params[NPK_PREFIX + "token"] = audio.token
         params[NPK_PREFIX + "offsetInMilliseconds"] = str(audio.offset_in_milliseconds)
@@ -600,12 +613,12 @@ class DialogEngine:
         await self._start_action(ctx, name, entities)
 
     @staticmethod
-    def _event_body(st: DialogState, ev: DeviceEvent) -> dict[str, Any]:
+    def _event_body(device: DeviceState, ev: DeviceEvent) -> dict[str, Any]:
         etype = ev.full_type
         event: dict[str, Any] = {"type": etype}
         if etype.startswith("AudioPlayer."):
-            event["token"] = st.audio.token
-            event["offsetInMilliseconds"] = st.audio.offset_in_milliseconds
+            event["token"] = device.audio.token
+            event["offsetInMilliseconds"] = device.audio.offset_in_milliseconds
         event.update(ev.fields)
         if event.get("token") is None:
             event.pop("token", None)
@@ -613,9 +626,9 @@ class DialogEngine:
 
     async def _on_event(self, ctx: _Turn, ev: DeviceEvent) -> None:
         st, res = ctx.state, ctx.result
-        event = self._event_body(st, ev)
+        event = self._event_body(ctx.device, ev)
         res.event = event
-        _apply_event(st.audio, event)
+        _apply_event(ctx.device.audio, event)
         ctx.event = event
         await self._walk(ctx, self._by_event[ev.full_type])
         if res.prompt is None and st.active and st.waiting is None:
@@ -857,7 +870,7 @@ class DialogEngine:
     # ------------------------------------------------------------------ conditions
 
     def _holds(self, ctx: _Turn, cond: Condition, st: DialogState) -> bool:
-        params = self._lookup_params(st)
+        params = self._lookup_params(st, ctx.device)
         if isinstance(cond, Equals):
             left = params.get(cond.param)
             ref = _PARAM_REF.fullmatch(cond.value.strip())
@@ -885,8 +898,9 @@ class DialogEngine:
             values[key] = st.params.get(key)
             types[key] = (st.param_types.get(key) or p.type) if p.kind == "utterance" else None
         audio = None
-        if self.uses_audio_player or st.audio.player_activity != "IDLE":
-            audio = st.audio.as_context()
+        device_audio = ctx.device.audio
+        if self.uses_audio_player or device_audio.player_activity != "IDLE":
+            audio = device_audio.as_context()
         return ActionCall(
             action=act.name,
             params=values,

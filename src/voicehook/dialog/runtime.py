@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 
 from voicehook.dialog.engine import DialogEngine, TurnInput, TurnResult, UserText
-from voicehook.dialog.session import DialogState
+from voicehook.dialog.session import DeviceState, DialogState
 from voicehook.store import ConflictError, Store
 
 __all__ = ["DialogConflict", "DialogRuntime"]
@@ -126,8 +126,12 @@ class DialogRuntime:
         *,
         user_key: str | None = None,
         channel: str = "nugu",
+        device: DeviceState | None = None,
     ) -> TurnResult:
         """Run one turn of ``session_id`` and save the new state.
+
+        ``device`` is the device's state as the channel reports it (CLOVA's AudioPlayer
+        context); it is not stored: the device, not the conversation, owns it.
 
         The session id is the channel's conversation id: the play sees it as
         ``req.session.id``. ``user_key`` and ``channel`` reach the handlers as
@@ -145,7 +149,7 @@ class DialogRuntime:
         holder.users += 1
         try:
             async with holder.lock:
-                return await self._turn(session_id, key, user_input, user_key, channel)
+                return await self._turn(session_id, key, user_input, user_key, channel, device)
         finally:
             holder.users -= 1
             if holder.users == 0:
@@ -158,12 +162,18 @@ class DialogRuntime:
         user_input: TurnInput,
         user_key: str | None,
         channel: str,
+        device: DeviceState | None,
     ) -> TurnResult:
         attempt = 0
         while True:
             state, version = await self.load(session_id)
             result = await self.engine.turn(
-                state, user_input, session_id=session_id, user_key=user_key, channel=channel
+                state,
+                user_input,
+                device=device,
+                session_id=session_id,
+                user_key=user_key,
+                channel=channel,
             )
             value: Any = msgspec.to_builtins(result.state)
             try:

@@ -31,6 +31,7 @@ from voicehook.dialog.engine import (
     UserText,
 )
 from voicehook.dialog.nlu import Nlu, Tokenizer
+from voicehook.dialog.session import DeviceState
 from voicehook.nugu.backend import Backend, HttpBackend
 from voicehook.nugu.caller import NuguCaller
 from voicehook.play.definition import PlayDefinition, load_definition
@@ -420,10 +421,11 @@ def session_scopes(conversations: Sequence[ConversationSpec]) -> list[str]:
 async def _run_conversation(engine: DialogEngine, conv: ConversationSpec) -> ConversationReport:
     rep = ConversationReport(conv.name)
     state = engine.new_state()
+    device = DeviceState()
     for number, turn in enumerate(conv.turns, 1):
-        result = await engine.turn(state, turn.input)
+        result = await engine.turn(state, turn.input, device=device)
         rep.turns.append(result)
-        state = result.state
+        state, device = result.state, result.device
         mismatches = check_turn(result, turn.expect)
         if mismatches:
             rep.failed_turn = number
