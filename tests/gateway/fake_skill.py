@@ -29,6 +29,8 @@ class FakeSkill:
         self.headers: list[dict[str, str]] = []
         self.turns: dict[str, int] = {}
         self.callbacks: list[tuple[int, Any]] = []
+        #: Sent as ``Authorization: Bearer ...`` on callbacks when set.
+        self.callback_token: str | None = None
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -38,7 +40,11 @@ class FakeSkill:
     async def _callback(self, activity: dict[str, Any], reply: dict[str, Any]) -> None:
         conv = activity["conversation"]["id"]
         url = f"{activity['serviceUrl']}/v3/conversations/{conv}/activities/{activity['id']}"
-        async with aiohttp.ClientSession() as session, session.post(url, json=reply) as resp:
+        headers = {"Authorization": f"Bearer {self.callback_token}"} if self.callback_token else {}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, json=reply, headers=headers) as resp,
+        ):
             body = await resp.text()
             self.callbacks.append((resp.status, json.loads(body) if body else None))
 

@@ -8,7 +8,9 @@ activities are sent with ``deliveryMode: expectReplies`` and the replies come fr
 response body instead.
 
 ``voicehook chat URL`` drives it from the terminal; the gateway's tests use it as the user.
-Anonymous only: it sends no ``Authorization`` header and accepts calls without one.
+It sends no ``Authorization`` header (``token`` sends that bearer token). It refuses bot
+calls that carry one (anonymous mode) unless ``accept_tokens`` is set; then it keeps each
+header in :attr:`authorizations` (tests of a root bot with an app id), unchecked.
 """
 
 from __future__ import annotations
@@ -109,6 +111,8 @@ class LoopbackChannel:
         locale: str = "ko-KR",
         linger: float = 0.2,
         timeout: float = 30.0,
+        accept_tokens: bool = False,
+        token: str | None = None,
     ) -> None:
         if not bot_url.startswith(("http://", "https://")):
             raise ValueError(f"the bot URL needs http:// or https://, got {bot_url!r}")
@@ -124,6 +128,9 @@ class LoopbackChannel:
         self.timeout = timeout
         self.service_url = ""
         self.received: list[Received] = []
+        self.accept_tokens = accept_tokens
+        self.token = token
+        self.authorizations: list[str] = []
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._arrived = asyncio.Event()
@@ -191,10 +198,13 @@ class LoopbackChannel:
         if self._session is None:
             raise RuntimeError("the channel is not started (use 'async with')")
         start = len(self.received)
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         async with self._session.post(
             self.bot_url,
             data=encode_activity(activity),
-            headers={"Content-Type": "application/json; charset=utf-8"},
+            headers=headers,
             timeout=aiohttp.ClientTimeout(total=self.timeout),
         ) as resp:
             body = await resp.read()
@@ -232,9 +242,16 @@ class LoopbackChannel:
         if self.on_activity is not None:
             self.on_activity(item)
 
-    async def _activity(self, request: web.Request) -> Activity:
-        if request.headers.get("Authorization"):
+    def _check(self, request: web.Request) -> None:
+        header = request.headers.get("Authorization")
+        if header is None:
+            return
+        if not self.accept_tokens:
             raise web.HTTPUnauthorized(text="this channel runs in anonymous mode")
+        self.authorizations.append(header)
+
+    async def _activity(self, request: web.Request) -> Activity:
+        self._check(request)
         try:
             return decode_activity(await request.read())
         except HttpError as exc:
@@ -262,8 +279,7 @@ class LoopbackChannel:
         return self._answer()
 
     async def _on_delete(self, request: web.Request) -> web.Response:
-        if request.headers.get("Authorization"):
-            raise web.HTTPUnauthorized(text="this channel runs in anonymous mode")
+        self._check(request)
         conv = request.match_info["conversation"]
         self._deliver(Received("delete", None, conv, request.match_info["activity"]))
         return web.Response(status=200)

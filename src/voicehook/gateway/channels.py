@@ -55,6 +55,9 @@ class Parts(Protocol):
     @property
     def auth(self) -> Authenticator: ...
 
+    @property
+    def channel_auth(self) -> Authenticator: ...
+
     async def startup(self, app: AppContext) -> None: ...
 
     async def shutdown(self, app: AppContext) -> None: ...
@@ -98,7 +101,7 @@ class MessagingChannel:
     async def handle(self, request: HttpRequest) -> Answer:
         if request.path not in ("", "/"):
             raise HttpError(404, "not_found", "no such route")
-        await self.parts.auth.check(request.header(b"authorization"))
+        await self.parts.channel_auth.check(request.header(b"authorization"))
         activity = decode_activity(request.body)
         status, body = await self.parts.bot.on_user_activity(activity)
         if not body:

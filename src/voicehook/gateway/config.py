@@ -41,6 +41,7 @@ from voicehook.play.errors import DefinitionError
 
 __all__ = ["GatewayConfig", "Route", "SkillConfig", "load_config", "parse_config"]
 
+CHANNEL_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 SKILL_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 Delivery = Literal["normal", "expectReplies"]
 
@@ -89,6 +90,8 @@ class GatewayConfig(msgspec.Struct, frozen=True):
     allowed_callers: tuple[str, ...] = ()
     token_endpoint: str | None = None
     openid_metadata_url: str | None = None
+    #: Where the user's channel (Azure Bot Service) publishes its signing keys.
+    channel_openid_metadata_url: str = CHANNEL_OPENID_METADATA_URL
     source: str = "<string>"
 
     def host_endpoint(self) -> str:
@@ -116,6 +119,7 @@ _TOP = (
     "allowed_callers",
     "token_endpoint",
     "openid_metadata_url",
+    "channel_openid_metadata_url",
 )
 
 
@@ -235,7 +239,12 @@ def _build(root: _Node, loader: _Loader, base: Path | None) -> GatewayConfig | N
     for key in ("messaging_path", "skill_host_path"):
         if key in f:
             values[key] = _path(f[key])
-    for key in ("skill_host_endpoint", "token_endpoint", "openid_metadata_url"):
+    for key in (
+        "skill_host_endpoint",
+        "token_endpoint",
+        "openid_metadata_url",
+        "channel_openid_metadata_url",
+    ):
         if key in f:
             values[key] = _url(f[key])
     if "port" in f:

@@ -42,8 +42,10 @@ __all__ = ["Gateway", "JwtAuthenticator"]
 
 logger = logging.getLogger("voicehook.gateway")
 
-#: The audience of tokens for the user's channel (public Azure).
+#: The audience of tokens for the user's channel (public Azure), and the issuer of the
+#: channel's own tokens.
 CHANNEL_AUDIENCE = "https://api.botframework.com"
+CHANNEL_ISSUER = "https://api.botframework.com"
 
 
 class JwtAuthenticator:
@@ -74,10 +76,18 @@ class Gateway:
         if config.openid_metadata_url:
             auth = dataclasses.replace(auth, openid_metadata_url=config.openid_metadata_url)
         self.auth_config = auth
+        # The user's channel signs with the Bot Connector's keys; its tokens name no caller.
+        self.channel_auth_config = dataclasses.replace(
+            auth,
+            issuers=(CHANNEL_ISSUER,),
+            require_caller=False,
+            openid_metadata_url=config.channel_openid_metadata_url,
+        )
         self.messaging = MessagingChannel(self)
         self.skill_host = SkillHostChannel(self)
         self._bot: RootBot | None = None
         self._auth: Authenticator | None = None
+        self._channel_auth: Authenticator | None = None
         self._starts = 0
 
     @property
@@ -91,6 +101,13 @@ class Gateway:
         if self._auth is None:
             raise HttpError(503, "not_started", "the gateway is starting")
         return self._auth
+
+    @property
+    def channel_auth(self) -> Authenticator:
+        """Auth of the messaging endpoint (the user's channel)."""
+        if self._channel_auth is None:
+            raise HttpError(503, "not_started", "the gateway is starting")
+        return self._channel_auth
 
     async def startup(self, app: AppContext) -> None:
         """Called by both channels; the first call builds the parts."""
@@ -110,10 +127,12 @@ class Gateway:
                 config.name,
             )
             self._auth = AnonymousAuthenticator()
+            self._channel_auth = self._auth
             tokens = None
             channel_tokens = None
         else:
             self._auth = JwtAuthenticator(JwtValidator(self.auth_config, app.http))
+            self._channel_auth = JwtAuthenticator(JwtValidator(self.channel_auth_config, app.http))
             credentials = credentials_for(self.auth_config, app.http)
 
             async def tokens_for(audience: str) -> str | None:
@@ -142,6 +161,7 @@ class Gateway:
             return
         self._bot = None
         self._auth = None
+        self._channel_auth = None
         if self.engine is not None:
             await self.engine.aclose()
             self.engine = None
