@@ -7,6 +7,7 @@ It answers what the user's text asks for:
   ``expectReplies``, the same reply in ``{"activities": [...]}``;
 - ``끝``: an ``endOfConversation`` (``completedSuccessfully``, value ``{"turns": n}``);
 - ``이벤트``: an ``event`` named ``progress`` back to the root;
+- an ``invoke``: 202 with ``{"answer": <its name>}``;
 - ``500``: HTTP 500; ``느려``: no answer for 30 s; ``깨진``: 200 with a body that is not
   JSON (for expectReplies).
 
@@ -54,6 +55,8 @@ class FakeSkill:
         self.headers.append(dict(request.headers))
         kind = activity.get("type")
         conv = activity["conversation"]["id"]
+        if kind == "invoke":
+            return web.json_response({"answer": activity.get("name")}, status=202)
         if kind != "message":
             return web.Response(status=201)
         text = activity.get("text") or ""
