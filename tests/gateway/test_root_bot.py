@@ -7,7 +7,6 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -15,10 +14,13 @@ from tests._support.server import free_port
 from tests.gateway.fake_skill import FakeSkill
 from tests.gateway.harness import make_config
 from voicehook.botframework.activity import Activity
+from voicehook.botframework.auth import AnonymousCredentials
+from voicehook.botframework.connector import ConnectorClient
 from voicehook.gateway.channel import LoopbackChannel
 from voicehook.gateway.conversations import ConversationIdFactory
 from voicehook.gateway.root import PlayTurn, RootBot
 from voicehook.store import MemoryStore
+from voicehook.upstream import HttpClient
 
 
 class ScriptedPlay:
@@ -65,8 +67,9 @@ async def test_start_skill_directive_and_invoke(skill: tuple[FakeSkill, str]) ->
     fake, endpoint = skill
     config = make_config({"echo": f"endpoint: {endpoint}\ndelivery: expectReplies"}, "[]")
     play = ScriptedPlay()
-    async with aiohttp.ClientSession() as http, LoopbackChannel("http://127.0.0.1:1/") as chat:
-        bot = RootBot(config, play, ConversationIdFactory(MemoryStore()), http)
+    async with HttpClient() as http, LoopbackChannel("http://127.0.0.1:1/") as chat:
+        connector = ConnectorClient(http, AnonymousCredentials())
+        bot = RootBot(config, play, ConversationIdFactory(MemoryStore()), http.session, connector)
         status, _ = await bot.on_user_activity(chat.message("뭐든지"))
         assert status == 200
         await chat._quiet()

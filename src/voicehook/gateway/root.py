@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import quote
 
 import aiohttp
 import msgspec
@@ -37,13 +36,15 @@ import msgspec
 from voicehook.botframework.activity import (
     Activity,
     ConversationReference,
-    encode_activity,
     encode_expected_replies,
 )
+from voicehook.botframework.auth import CHANNEL_AUDIENCE
+from voicehook.botframework.connector import ConnectorClient
 from voicehook.errors import HttpError
 from voicehook.gateway.config import GatewayConfig, Route
 from voicehook.gateway.conversations import ActiveSkill, ConversationIdFactory
 from voicehook.gateway.skills import SkillClient, TokenSource, rewrite_for_skill
+from voicehook.upstream import UpstreamError
 
 __all__ = ["PlayTurn", "RootBot", "RootPlay", "UserTurn"]
 
@@ -100,8 +101,10 @@ class RootBot:
     - ``config``: the gateway config (skills, routes, cancel words, apology).
     - ``play``: the root's own play.
     - ``ids``: the conversation-id factory (and active-skill record) on the store.
-    - ``session``: the aiohttp session for skills and the user's channel.
-    - ``tokens``: outbound tokens (``None``: anonymous mode, no Authorization header).
+    - ``session``: the aiohttp session for skills.
+    - ``connector``: the Channel API client for the user's channel (its retries never
+      duplicate a delivered activity; tokens for the channel audience).
+    - ``tokens``: outbound tokens for skills (``None``: anonymous mode, no Authorization).
     """
 
     def __init__(
@@ -110,16 +113,16 @@ class RootBot:
         play: RootPlay,
         ids: ConversationIdFactory,
         session: aiohttp.ClientSession,
+        connector: ConnectorClient,
         *,
         tokens: TokenSource | None = None,
-        channel_tokens: Callable[[], Awaitable[str | None]] | None = None,
     ) -> None:
         self.config = config
         self.play = play
         self.ids = ids
         self.session = session
+        self.connector = connector
         self.client = SkillClient(session, tokens=tokens, timeout=config.timeout)
-        self.channel_tokens = channel_tokens
         self.host_endpoint = config.host_endpoint()
         self._cancel = {w.strip() for w in config.cancel}
         #: Turns from channels that asked for expectReplies, by (channel, conversation).
@@ -385,15 +388,26 @@ class RootBot:
             raise HttpError(404, "unknown_conversation", "no such skill conversation")
         ref = mapping.reference
         out = _readdress(activity, ref, reply_to=None)
-        out = msgspec.structs.replace(out, id=activity_id)
-        _status, body = await self._channel_call("PUT", ref, activity_id, encode_activity(out))
-        return _resource_id(body) or activity_id
+        service_url, conv = _where(ref)
+        try:
+            answer = await self.connector.update_activity(
+                service_url, conv, activity_id, out, audience=CHANNEL_AUDIENCE
+            )
+        except UpstreamError as exc:
+            raise _channel_failed(exc) from None
+        return answer.id or activity_id
 
     async def delete_activity(self, skill_conversation_id: str, activity_id: str) -> None:
         mapping = await self.ids.get(skill_conversation_id)
         if mapping is None:
             raise HttpError(404, "unknown_conversation", "no such skill conversation")
-        await self._channel_call("DELETE", mapping.reference, activity_id, b"")
+        service_url, conv = _where(mapping.reference)
+        try:
+            await self.connector.delete_activity(
+                service_url, conv, activity_id, audience=CHANNEL_AUDIENCE
+            )
+        except UpstreamError as exc:
+            raise _channel_failed(exc) from None
 
     async def members(self, skill_conversation_id: str) -> list[dict[str, Any]]:
         mapping = await self.ids.get(skill_conversation_id)
@@ -410,49 +424,20 @@ class RootBot:
             new_id = secrets.token_hex(8)
             turn.buffer.append(msgspec.structs.replace(out, id=new_id))
             return new_id
-        _, body = await self._channel_call(
-            "POST", turn.reference, out.reply_to_id, encode_activity(out)
-        )
-        return _resource_id(body) or secrets.token_hex(8)
-
-    async def _channel_call(
-        self, method: str, ref: ConversationReference, activity_id: str | None, body: bytes
-    ) -> tuple[int, bytes]:
-        """One Connector call to the user's channel (``ref.service_url``)."""
-        if not ref.service_url or not ref.conversation or not ref.conversation.id:
-            raise HttpError(404, "unknown_conversation", "the user conversation has no serviceUrl")
-        url = (
-            ref.service_url.rstrip("/")
-            + "/v3/conversations/"
-            + quote(ref.conversation.id, safe="")
-            + "/activities"
-        )
-        if activity_id:
-            url += "/" + quote(activity_id, safe="")
-        headers = {"Content-Type": "application/json; charset=utf-8"}
-        if self.channel_tokens is not None:
-            token = await self.channel_tokens()
-            if token:
-                headers["Authorization"] = f"Bearer {token}"
+        ref = turn.reference
+        service_url, conv = _where(ref)
         try:
-            async with self.session.request(
-                method,
-                url,
-                data=body or None,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=self.config.timeout),
-            ) as resp:
-                data = await resp.read()
-                status = resp.status
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            logger.warning("the user's channel did not take the activity: %s", exc)
-            raise HttpError(
-                502, "channel_unreachable", "the user's channel is unreachable"
-            ) from None
-        if not 200 <= status <= 299:
-            logger.warning("the user's channel answered HTTP %s", status)
-            raise HttpError(502, "channel_failed", f"the user's channel answered HTTP {status}")
-        return status, data
+            if out.reply_to_id:
+                answer = await self.connector.reply_to_activity(
+                    service_url, conv, out.reply_to_id, out, audience=CHANNEL_AUDIENCE
+                )
+            else:
+                answer = await self.connector.send_to_conversation(
+                    service_url, conv, out, audience=CHANNEL_AUDIENCE
+                )
+        except UpstreamError as exc:
+            raise _channel_failed(exc) from None
+        return answer.id or secrets.token_hex(8)
 
     # ================================================================== the root's play
 
@@ -540,16 +525,16 @@ def _readdress(activity: Activity, ref: ConversationReference, *, reply_to: str 
     )
 
 
-def _resource_id(body: bytes) -> str | None:
-    if not body.strip():
-        return None
-    try:
-        raw = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return None
-    if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-        return str(raw["id"])
-    return None
+def _where(ref: ConversationReference) -> tuple[str, str]:
+    """The user's ``serviceUrl`` and conversation id (404 when the mapping lacks them)."""
+    if not ref.service_url or not ref.conversation or not ref.conversation.id:
+        raise HttpError(404, "unknown_conversation", "the user conversation has no serviceUrl")
+    return ref.service_url, ref.conversation.id
+
+
+def _channel_failed(exc: UpstreamError) -> HttpError:
+    logger.warning("the user's channel did not take the activity: %s", exc)
+    return HttpError(502, "channel_failed", "the user's channel did not take the activity")
 
 
 def skill_events() -> Collection[str]:

@@ -16,12 +16,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from voicehook.botframework.auth import (
+    AnonymousCredentials,
     BotAuthConfig,
     Claims,
+    Credentials,
     JwtValidator,
     credentials_for,
     password_from_env,
 )
+from voicehook.botframework.connector import ConnectorClient
 from voicehook.dialog.engine import DialogEngine
 from voicehook.errors import HttpError
 from voicehook.gateway.channels import (
@@ -42,9 +45,7 @@ __all__ = ["Gateway", "JwtAuthenticator"]
 
 logger = logging.getLogger("voicehook.gateway")
 
-#: The audience of tokens for the user's channel (public Azure), and the issuer of the
-#: channel's own tokens.
-CHANNEL_AUDIENCE = "https://api.botframework.com"
+#: The issuer of the user's channel's own tokens (the Bot Connector).
 CHANNEL_ISSUER = "https://api.botframework.com"
 
 
@@ -129,7 +130,7 @@ class Gateway:
             self._auth = AnonymousAuthenticator()
             self._channel_auth = self._auth
             tokens = None
-            channel_tokens = None
+            credentials: Credentials = AnonymousCredentials()
         else:
             self._auth = JwtAuthenticator(JwtValidator(self.auth_config, app.http))
             self._channel_auth = JwtAuthenticator(JwtValidator(self.channel_auth_config, app.http))
@@ -138,11 +139,7 @@ class Gateway:
             async def tokens_for(audience: str) -> str | None:
                 return await credentials.token(audience)
 
-            async def channel_token() -> str | None:
-                return await credentials.token(CHANNEL_AUDIENCE)
-
             tokens = tokens_for
-            channel_tokens = channel_token
         ids = ConversationIdFactory(app.store, name=config.name, ttl=config.state_ttl)
         self.engine = self._engine_factory(app)
         play = DialogRootPlay(self.engine, app.store, ttl=config.state_ttl)
@@ -151,8 +148,8 @@ class Gateway:
             play,
             ids,
             app.http.session,
+            ConnectorClient(app.http, credentials, timeout=config.timeout),
             tokens=tokens,
-            channel_tokens=channel_tokens,
         )
 
     async def shutdown(self, app: AppContext) -> None:
