@@ -13,13 +13,16 @@ from aiohttp import web
 from tests._support.server import free_port
 from tests.gateway.fake_skill import FakeSkill
 from tests.gateway.harness import make_config
-from voicehook.botframework.activity import Activity
+from voicehook.botframework.activity import Activity, encode_activity
 from voicehook.botframework.auth import AnonymousCredentials
 from voicehook.botframework.connector import ConnectorClient
+from voicehook.errors import HttpError
 from voicehook.gateway.channel import LoopbackChannel
+from voicehook.gateway.channels import AnonymousAuthenticator, MessagingChannel, SkillHostChannel
 from voicehook.gateway.conversations import ConversationIdFactory
 from voicehook.gateway.root import PlayTurn, RootBot
-from voicehook.store import MemoryStore
+from voicehook.http import HttpRequest
+from voicehook.store import MemoryStore, StoreUnavailable
 from voicehook.upstream import HttpClient
 
 
@@ -103,3 +106,30 @@ async def test_start_skill_directive_and_invoke(skill: tuple[FakeSkill, str]) ->
         # No skill is active: an invoke gets 501.
         status, _ = await bot.on_user_activity(invoke)
         assert status == 501
+
+
+class _DownStore(MemoryStore):
+    async def get(self, key: str) -> Any:
+        raise StoreUnavailable("down for the test")
+
+
+async def test_store_down_is_a_503_not_a_crash() -> None:
+    config = make_config({"echo": "endpoint: http://127.0.0.1:9/api/messages"}, "[]")
+    async with HttpClient() as http, LoopbackChannel("http://127.0.0.1:1/") as chat:
+        connector = ConnectorClient(http, AnonymousCredentials())
+        bot = RootBot(
+            config, ScriptedPlay(), ConversationIdFactory(_DownStore()), http.session, connector
+        )
+
+        class Parts:
+            auth = channel_auth = AnonymousAuthenticator()
+
+        Parts.bot = bot  # type: ignore[attr-defined]
+        body = encode_activity(chat.message("안녕"))
+        for channel, path in (
+            (MessagingChannel(Parts()), ""),  # type: ignore[arg-type]
+            (SkillHostChannel(Parts()), "/v3/conversations/x/activities"),
+        ):  # type: ignore[arg-type]
+            with pytest.raises(HttpError) as info:
+                await channel.handle(HttpRequest("POST", path, [], body, "r"))
+            assert info.value.status == 503 and info.value.code == "store_unavailable"

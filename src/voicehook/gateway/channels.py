@@ -31,6 +31,7 @@ from voicehook.botframework.activity import decode_activity
 from voicehook.errors import HttpError
 from voicehook.gateway.root import RootBot
 from voicehook.http import Answer, HttpRequest
+from voicehook.store import StoreError
 
 if TYPE_CHECKING:
     from voicehook.play.context import AppContext
@@ -103,7 +104,10 @@ class MessagingChannel:
             raise HttpError(404, "not_found", "no such route")
         await self.parts.channel_auth.check(request.header(b"authorization"))
         activity = decode_activity(request.body)
-        status, body = await self.parts.bot.on_user_activity(activity)
+        try:
+            status, body = await self.parts.bot.on_user_activity(activity)
+        except StoreError as exc:
+            raise _store_down(exc) from None
         if not body:
             return Answer(b"", status=status, label=activity.type, result_code=str(status))
         return Answer(body, status=status, label=activity.type, result_code=str(status))
@@ -133,7 +137,12 @@ class SkillHostChannel:
 
     async def handle(self, request: HttpRequest) -> Answer:
         await self.parts.auth.check(request.header(b"authorization"))
-        bot = self.parts.bot
+        try:
+            return await self._handle(request, self.parts.bot)
+        except StoreError as exc:
+            raise _store_down(exc) from None
+
+    async def _handle(self, request: HttpRequest, bot: RootBot) -> Answer:
         match = _ROUTE.match(request.path)
         method = request.method
         if match is None:
@@ -179,6 +188,11 @@ class SkillHostChannel:
 
     async def shutdown(self, app: AppContext) -> None:
         await self.parts.shutdown(app)
+
+
+def _store_down(exc: StoreError) -> HttpError:
+    logger.error("the gateway's store failed: %s", exc)
+    return HttpError(503, "store_unavailable", "the conversation state cannot be reached")
 
 
 def _not_implemented(what: str) -> Answer:

@@ -273,8 +273,9 @@ class RootBot:
                 await self._skill_failed(active, turn, reply.error or "no answer")
                 return 502, b""
             return reply.status, reply.body
-        if mode == "expectReplies" and not reply.ok and (reply.status or 0) >= 500:
-            # Stock botbuilder-python 4.17 skills answer 500 to expectReplies (spec §7.1).
+        if mode == "expectReplies" and not reply.ok and _refused_expect_replies(reply.status):
+            # Stock botbuilder-python 4.17 skills answer 500 to expectReplies (spec §7.1);
+            # a skill that cannot answer synchronously may reject it with a 4xx (A3112).
             logger.warning(
                 "skill %s failed expectReplies (%s); using normal delivery from now on",
                 active.skill,
@@ -287,7 +288,12 @@ class RootBot:
             await self._skill_failed(active, turn, reply.error or "failed")
             return 200, b""
         for item in reply.activities or ():
-            await self.on_skill_activity(active.conversation_id, item, None, turn=turn)
+            try:
+                await self.on_skill_activity(active.conversation_id, item, None, turn=turn)
+            except HttpError as exc:  # e.g. the user's channel refused one reply
+                logger.warning("skill %s: a reply was not relayed: %s", active.skill, exc.message)
+            if item.type == "endOfConversation":
+                break  # the skill conversation is over; anything after it has nowhere to go
         return 200, b""
 
     async def _cancel_skill(
@@ -523,6 +529,11 @@ def _readdress(activity: Activity, ref: ConversationReference, *, reply_to: str 
         caller_id=None,
         extra=dict(activity.extra),
     )
+
+
+def _refused_expect_replies(status: int | None) -> bool:
+    """An HTTP answer that says "not with expectReplies" rather than "not you"."""
+    return status is not None and status not in (401, 403, 404)
 
 
 def _where(ref: ConversationReference) -> tuple[str, str]:
