@@ -86,6 +86,7 @@ class VoicehookApp:
         prefix = settings.prefix
         self.routes = RouteTable([*routes, Route(prefix, self.nugu)])
         self.routes.check_actions(play.specs)
+        self._match = self.routes.match
         self._health_paths = frozenset({"/health", prefix + "/health"})
         self._metrics_paths = frozenset({"/metrics", prefix + "/metrics"})
         self._reserved = self._health_paths | self._metrics_paths
@@ -114,11 +115,12 @@ class VoicehookApp:
             if root and path.startswith(root):  # mounted under a prefix (Starlette, FastAPI)
                 path = path[len(root) :]
             if path not in self._reserved:
-                found = self.routes.match(path)
+                found = self._match(path)
                 if found is not None:
                     route, tail = found
-                    if scope["method"] in route.channel.methods:
-                        await self._dispatch(route, tail, scope, receive, send)
+                    method: str = scope["method"]
+                    if method in route.channel.methods:
+                        await self._dispatch(route, method, tail, scope, receive, send)
                         return
             await self._http(path, scope, send)
         elif scope["type"] == "lifespan":
@@ -249,7 +251,7 @@ class VoicehookApp:
         return f"{self._id_prefix}-{next(self._ids):x}"
 
     async def _dispatch(
-        self, route: Route, tail: str, scope: Scope, receive: Receive, send: Send
+        self, route: Route, method: str, tail: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
         """Frame one channel call (content type, body cap, request id) and answer it."""
         started = _perf()
@@ -293,7 +295,7 @@ class VoicehookApp:
             else:
                 body = await self._read_more(message, receive)
             answer: Answer = await route.channel.handle(
-                HttpRequest(scope["method"], tail, headers, body, request_id)
+                HttpRequest(method, tail, headers, body, request_id)
             )
         except HttpError as exc:
             metrics.in_flight -= 1
