@@ -124,7 +124,7 @@ def test_manifest_command(tmp_path: Path) -> None:
 # -- voicehook serve --botframework -----------------------------------------------------
 
 
-def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

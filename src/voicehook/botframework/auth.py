@@ -6,7 +6,8 @@ Inbound (:class:`JwtValidator`), what a skill or a skill host checks on every ca
   metadata's ``jwks_uri``. Keys are fetched with the app's aiohttp client, cached for
   ``keys_ttl`` and fetched again when a token names an unknown ``kid`` (key rotation), at
   most once per ``refresh_interval`` so random ``kid`` values cannot make us hammer the key
-  server;
+  server. When a fetch fails, the cached keys stay in use (even past ``keys_ttl``) and the
+  next fetch waits ``refresh_interval`` too;
 - ``exp`` / ``nbf`` with ``clock_skew`` seconds of tolerance; ``iss`` in the issuer list;
   ``aud`` = our own app id;
 - the caller's app id: the ``appid`` claim when ``ver`` is ``1.0`` (or missing), ``azp``
