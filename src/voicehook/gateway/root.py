@@ -532,8 +532,9 @@ def _readdress(activity: Activity, ref: ConversationReference, *, reply_to: str 
 
 
 def _refused_expect_replies(status: int | None) -> bool:
-    """An HTTP answer that says "not with expectReplies" rather than "not you"."""
-    return status is not None and status not in (401, 403, 404)
+    """An HTTP error that says "not with expectReplies" rather than "not you". A 2xx with
+    a broken body is a failure of the skill, not a refusal: no second try."""
+    return status is not None and not 200 <= status <= 299 and status not in (401, 403, 404)
 
 
 def _where(ref: ConversationReference) -> tuple[str, str]:
