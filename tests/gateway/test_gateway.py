@@ -212,3 +212,17 @@ async def test_skill_down_gives_an_apology() -> None:
         async with LoopbackChannel(gateway, expect_replies=True) as chat:
             turn = await chat.say("에코봇에서 안녕")
             assert turn.status == 200 and turn.texts == [APOLOGY]
+
+
+async def test_the_root_play_greets_a_user_who_joins(
+    skill: tuple[FakeSkill, str], gateway: str
+) -> None:
+    fake, _ = skill
+    async with LoopbackChannel(gateway) as chat:
+        hello = await chat.join()
+        assert hello.texts == [
+            '안녕하세요, 도우미예요. 날씨를 물어보거나 "에코봇에서 안녕"이라고 말해 보세요.'
+        ]
+        await chat.say("에코봇에서 안녕")
+        again = await chat.join()  # a skill is active: no greeting, nothing forwarded
+        assert again.texts == [] and len(fake.seen) == 1

@@ -86,6 +86,11 @@ def test_example_in_voicehook_chat(tmp_path: Path) -> None:
     text = out.stdout.decode()
     assert out.returncode == 0, out.stderr.decode()
     replies = [line for line in text.splitlines() if line.startswith("봇> ")]
+    # chat starts with a conversationUpdate: the root's play greets.
+    assert (
+        replies.pop(0)
+        == '봇> 안녕하세요, 도우미예요. 날씨를 물어보거나 "에코봇에서 안녕"이라고 말해 보세요.'
+    )
     assert replies[0].startswith("봇> 서울") and "날씨" in replies[0]
     assert replies[1] == "봇> 날씨 알리미를 마쳤어요. 또 무엇을 도와드릴까요?"
     assert replies[2:4] == ["봇> 에코: 안녕", '봇> "끝"이라고 하면 에코 스킬을 마쳐요.']

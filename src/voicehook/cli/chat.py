@@ -50,6 +50,11 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
     )
     p.add_argument("--timeout", type=float, default=30.0, help="limit of one turn's POST")
     p.add_argument("--json", action="store_true", help="print every received activity as JSON")
+    p.add_argument(
+        "--no-join",
+        action="store_true",
+        help="do not start with a conversationUpdate (the user joined), as the Emulator does",
+    )
 
 
 def _show(item: Received, *, as_json: bool) -> None:
@@ -94,6 +99,14 @@ async def _chat(args: argparse.Namespace) -> int:
     async with channel:
         if interactive:
             print(f"{args.url} 와 대화해요. 빈 줄이나 Ctrl-D로 끝내요.", flush=True)
+        if not args.no_join:
+            try:
+                await channel.join()
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                print(
+                    f"error: the bot did not answer: {type(exc).__name__}: {exc}", file=sys.stderr
+                )
+                return 1
         while True:
             if interactive:
                 print("나> ", end="", flush=True)

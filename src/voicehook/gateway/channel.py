@@ -189,6 +189,26 @@ class LoopbackChannel:
             delivery_mode=DeliveryModes.EXPECT_REPLIES if self.expect_replies else None,
         )
 
+    async def join(self) -> TurnOutcome:
+        """Say that the user joined (``conversationUpdate`` with ``membersAdded``), as the
+        Emulator does when it opens a conversation; many bots greet then."""
+        self._counter += 1
+        return await self.send(
+            Activity(
+                type="conversationUpdate",
+                id=f"{self.conversation_id}-{self._counter}",
+                timestamp=_now(),
+                channel_id=self.channel_id,
+                service_url=self.service_url,
+                from_=self.user,
+                recipient=self.bot,
+                conversation=ConversationAccount(id=self.conversation_id),
+                locale=self.locale,
+                members_added=[self.bot, self.user],
+                delivery_mode=DeliveryModes.EXPECT_REPLIES if self.expect_replies else None,
+            )
+        )
+
     async def say(self, text: str) -> TurnOutcome:
         """Send one line and return what came back during the turn."""
         return await self.send(self.message(text))

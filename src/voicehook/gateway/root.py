@@ -176,7 +176,16 @@ class RootBot:
             if active is None:
                 return 501, b""
             return await self._forward(active, activity, turn, invoke=True)
-        if active is not None and kind not in ("conversationUpdate", "typing"):
+        if kind == "conversationUpdate":
+            # The user joined (the Emulator and most channels say so first): the root's
+            # play greets, as when a NUGU play is opened by its name alone.
+            bot_id = activity.recipient.id if activity.recipient else None
+            joined = [m for m in activity.members_added or () if m.id != bot_id]
+            if joined and active is None:
+                said = await self._play_text(turn, "")
+                await self._after_play(said, None, turn)
+            return 200, b""
+        if active is not None and kind != "typing":
             await self._forward(active, activity, turn)
         return 200, b""
 
