@@ -124,32 +124,34 @@ def test_manifest_command(tmp_path: Path) -> None:
 # -- voicehook serve --botframework -----------------------------------------------------
 
 
-def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
+def _wait(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            assert proc.stderr is not None
-            raise AssertionError(f"serve exited: {proc.stderr.read().decode()[-2000:]}")
+            raise AssertionError(f"serve exited: {log.read_text(errors='replace')[-2000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:
                     return
         except OSError:
             time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {timeout} s")
+    tail = log.read_text(errors="replace")[-3000:]
+    raise AssertionError(f"{url} did not answer within {timeout} s; serve said:\n{tail}")
 
 
 @asynccontextmanager
 async def serve(*flags: str, cwd: Path, env: dict[str, str]) -> AsyncIterator[str]:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voicehook", "serve", str(ROOT / "examples" / "weather"),
-         "--port", str(port), *flags],
-        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    log = cwd / "serve.log"
+    with log.open("wb") as err:  # a file, not a pipe: a full pipe would block the server
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "voicehook", "serve", str(ROOT / "examples" / "weather"),
+             "--port", str(port), *flags],
+            env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        await asyncio.to_thread(_wait, base + "/health", proc)
+        await asyncio.to_thread(_wait, base + "/health", proc, log)
         yield base
     finally:
         proc.send_signal(signal.SIGINT)

@@ -56,6 +56,7 @@ from voicehook.botframework.auth import (
 from voicehook.botframework.connector import ConnectorClient, ConnectorError
 from voicehook.dialog.caller import PlayCaller
 from voicehook.dialog.engine import DialogEngine, Intent, TurnInput, TurnResult, UserText
+from voicehook.dialog.nlu import DEFAULT_BUILTIN_INTENTS
 from voicehook.dialog.runtime import DialogConflict, DialogRuntime
 from voicehook.errors import HttpError
 from voicehook.http import Answer, HttpRequest
@@ -152,10 +153,17 @@ class BotFrameworkChannel:
         self._runtime = DialogRuntime(
             engine, app.store, ttl=ttl, prefix=f"botframework:{self.play.name}:"
         )
-        self._intents = frozenset(engine.nlu.intents) | frozenset(
-            act.trigger.intent
-            for act in engine.definition.actions.values()
-            if act.trigger is not None and act.trigger.intent
+        # The intents an event may name: the play's, its triggers', the engine's built-ins.
+        definition = engine.definition
+        self._intents = (
+            frozenset(definition.intents)
+            | DEFAULT_BUILTIN_INTENTS
+            | frozenset(getattr(engine.nlu, "intents", ()))
+            | frozenset(
+                act.trigger.intent
+                for act in definition.actions.values()
+                if act.trigger is not None and act.trigger.intent
+            )
         )
         self._validator = JwtValidator(self.auth, app.http)
         self._connector = ConnectorClient(

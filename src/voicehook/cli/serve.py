@@ -225,6 +225,17 @@ def run(args: argparse.Namespace) -> int:
             f"{settings.host}:{settings.port} can call the play",
             file=sys.stderr,
         )
+    if (
+        settings.botframework
+        and not settings.botframework_app_id
+        and settings.host not in ("127.0.0.1", "localhost", "::1")
+    ):
+        print(
+            "voicehook serve: warning: the Bot Framework skill runs in anonymous mode (no "
+            f"--botframework-app-id) on {settings.host}: anyone who can reach it can call the "
+            "play and make it post replies to any serviceUrl",
+            file=sys.stderr,
+        )
     import uvicorn
 
     common: dict[str, Any] = {
