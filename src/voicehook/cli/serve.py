@@ -93,14 +93,14 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         "store": args.store,
         "access_log": args.access_log,
         "log_level": args.log_level,
-        "threads": args.threads,
-        "max_connections": args.max_connections,
-        "max_concurrency": args.max_concurrency,
-        "header_timeout": args.header_timeout,
-        "body_timeout": args.body_timeout,
-        "max_header_bytes": args.max_header_bytes,
-        "keepalive_timeout": args.keepalive_timeout,
-        "shutdown_timeout": args.shutdown_timeout,
+        "threads": getattr(args, "threads", None),
+        "max_connections": getattr(args, "max_connections", None),
+        "max_concurrency": getattr(args, "max_concurrency", None),
+        "header_timeout": getattr(args, "header_timeout", None),
+        "body_timeout": getattr(args, "body_timeout", None),
+        "max_header_bytes": getattr(args, "max_header_bytes", None),
+        "keepalive_timeout": getattr(args, "keepalive_timeout", None),
+        "shutdown_timeout": getattr(args, "shutdown_timeout", None),
     }
     return settings.merged(flags)
 
