@@ -129,7 +129,8 @@ def _export(settings: Settings, target: str) -> None:
         "health_write_probe",
         "user_ttl",
         "max_key_length",
-        "prefix_endpoints",
+        "metrics_under_prefix",
+        "metrics_dir",
     ):
         value = getattr(settings, key)
         if value is not None:

@@ -25,7 +25,8 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
-from voicehook.play.context import AppContext
+from voicehook.play.context import AppContext, MissingSessionId
+from voicehook.play.counters import Counter
 from voicehook.play.deadline import EXPIRED, LATE, DeadlineWatch
 from voicehook.play.definition import (
     Action,
@@ -143,9 +144,18 @@ INLINE_AFTER = 8
 class PlayStats:
     """Counters of the play's calls, for the server's metrics."""
 
-    __slots__ = ("_lock", "blocked_deadline", "thread_pool_saturated", "threads_busy")
+    __slots__ = (
+        "_lock",
+        "blocked_deadline",
+        "state_conflicts",
+        "state_save_errors",
+        "thread_pool_saturated",
+        "threads_busy",
+    )
 
     def __init__(self) -> None:
+        self.state_conflicts = 0  # state saves refused: another turn wrote it first
+        self.state_save_errors = 0  # state saves that failed otherwise (store down, full)
         self.blocked_deadline = 0  # calls that ran past the deadline blocking the loop
         self.thread_pool_saturated = 0  # plain def calls that found every thread busy
         self.threads_busy = 0  # plain def handlers running on a pool thread now
@@ -274,6 +284,7 @@ class Play:
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
         self._health: dict[str, HealthCheck] = {}
+        self._counters: dict[str, Counter] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._pool_size = 0
         self._watch: DeadlineWatch | None = None
@@ -390,6 +401,21 @@ class Play:
         self._shutdown.append(fn)
         return fn
 
+    def counter(self, name: str, help: str, *, labels: Iterable[str] = ()) -> Counter:
+        """A counter of your own, served on ``/metrics`` (see :mod:`voicehook.play.counters`).
+
+        Declaring the same name twice gives the same counter."""
+        existing = self._counters.get(name)
+        if existing is not None:
+            return existing
+        counter = self._counters[name] = Counter(name, help, tuple(labels))
+        return counter
+
+    @property
+    def counters(self) -> Mapping[str, Counter]:
+        """The play's own counters by name."""
+        return self._counters
+
     def health_check(self, name: str) -> Callable[[HealthCheck], HealthCheck]:
         """Register a health check: ``/health`` answers 503 while it raises or returns False."""
 
@@ -448,7 +474,9 @@ class Play:
         spec: ActionSpec | None = None,
         settings: RuntimeSettings | None = None,
     ) -> ActionResult:
-        """Run the action's handler and build the result. Never raises for handler errors.
+        """Run the action's handler and build the result. Never raises for handler errors,
+        except :class:`~voicehook.play.context.MissingSessionId` (an HttpError 400): the
+        action keeps session state and the request has no session id.
 
         ``spec`` is the action's spec when the caller already looked it up; ``settings``
         overrides the play's own runtime settings for this call (a server's ``--deadline``),
@@ -640,6 +668,8 @@ class Play:
         except _DeadlinePassed:
             code = settings.timeout_code
             error = f"handler exceeded the {settings.deadline:g} s deadline"
+        except MissingSessionId:
+            raise  # the request lacks what the action needs: a 400 for the caller
         except PlayError as exc:
             code = exc.code
             changes = exc.output
@@ -683,6 +713,10 @@ class Play:
             except Exception as exc:
                 code = settings.failure_code
                 error = f"could not save state: {exc}"
+                if type(exc).__name__ == "StateConflict":
+                    self.stats.state_conflicts += 1
+                else:
+                    self.stats.state_save_errors += 1
                 logger.error(
                     "action %r: could not save state (request %s): %s",
                     spec.name,

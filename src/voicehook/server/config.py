@@ -50,7 +50,8 @@ class Settings:
     health_write_probe        VOICEHOOK_HEALTH_WRITE_PROBE        true
     user_ttl                  VOICEHOOK_USER_TTL                  2592000 (30 days; 0: none)
     max_key_length            VOICEHOOK_MAX_KEY_LENGTH            256 (longer ids: hashed)
-    prefix_endpoints          VOICEHOOK_PREFIX_ENDPOINTS          false (health, metrics)
+    metrics_under_prefix      VOICEHOOK_METRICS_UNDER_PREFIX      false ({prefix}/metrics)
+    metrics_dir               VOICEHOOK_METRICS_DIR               "" (serve --workers: a temp dir)
     ========================  ==================================  ===========================
 
     See docs/deployment.md ("Limits") for what each limit protects against.
@@ -89,7 +90,8 @@ class Settings:
     health_write_probe: bool = True
     user_ttl: float = 30 * 24 * 3600.0
     max_key_length: int = 256
-    prefix_endpoints: bool = False
+    metrics_under_prefix: bool = False
+    metrics_dir: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
