@@ -153,7 +153,7 @@ async def test_serve_keeps_state_in_the_default_sqlite_file(tmp_path: Path) -> N
     for key in ("VOICEHOOK_STORE", "VOICEHOOK_DEFAULT_STORE"):
         env.pop(key, None)
     async with _serve("quiz", cwd=tmp_path, env=env) as (base, _):
-            assert (tmp_path / "voicehook-state.db").exists()  # opened at start-up
+        assert (tmp_path / "voicehook-state.db").exists()  # opened at start-up
         start = build_request("quiz.start", {}, session_id="s-default-store")
         status, data = await _post(f"{base}/quiz.start", start)
         assert status == 200 and data["resultCode"] == "OK", data
