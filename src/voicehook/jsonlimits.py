@@ -8,7 +8,7 @@ first, and a body nested deeper than the cap gets a 400 ``too_deep``.
 
 The check costs two ``bytes.count`` calls for an ordinary body (~0.1 µs for 1 KB). Only a
 body with more than ``limit`` brackets in all is scanned: strings are cut out with one regular
-expression, the brackets kept, innermost pairs removed a few times with ``bytes.replace``,
+expression, the brackets kept, innermost pairs removed a few times,
 and the remaining runs of brackets counted. For a 1 MiB body that is a few ms to ~40 ms in
 the worst shapes, less than decoding the same body.
 
@@ -29,6 +29,7 @@ DEFAULT_MAX_DEPTH = 64
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
 _RUNS = re.compile(rb"[\[{]+|[\]}]+")
+_PAIR = re.compile(rb"\[\]|\{\}")
 _OPEN = (ord("["), ord("{"))
 _PASSES = 3
 
@@ -47,11 +48,13 @@ def json_depth_over(body: bytes, limit: int = DEFAULT_MAX_DEPTH) -> bool:
     # Each pass removes the innermost pairs: the depth of what is left is one less.
     removed = 0
     for _ in range(_PASSES):
-        shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        shorter = _PAIR.sub(b"", brackets)  # one pass over the text: one level less
         if len(shorter) == len(brackets):
             break
         brackets = shorter
         removed += 1
+    if removed > limit:
+        return True
     depth = removed
     for run in _RUNS.findall(brackets):
         if run[0] in _OPEN:
