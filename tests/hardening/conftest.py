@@ -48,11 +48,15 @@ class Server:
         nofile: int | None = None,
         cmd: list[str] | None = None,
         preexec: Callable[[], None] | None = None,
+        env_extra: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.port = free_port()
         self.log = tmp / f"serve-{self.port}.log"
         base = [sys.executable, "-m", "voicehook", "serve", str(play)]
         command = (cmd or base) + ["--port", str(self.port), "--log-level", "info", *args]
+        env = child_env()
+        env.update(env_extra or {})
 
         def limit() -> None:
             if nofile is not None:
@@ -63,8 +67,8 @@ class Server:
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
                 command,
-                cwd=tmp,
-                env=child_env(),
+                cwd=cwd or tmp,
+                env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 preexec_fn=limit,

@@ -158,7 +158,12 @@ class VoicehookApp:
         if ctx.store is not None:
             opener = getattr(ctx.store, "open", None)
             if opener is not None:
-                await opener()
+                from voicehook.store import StoreError
+
+                try:
+                    await opener()
+                except StoreError as exc:
+                    raise StartupError(f"cannot open the state store: {exc}") from None
         elif self.settings.default_store:
             # The embedded default, opened now: a path that cannot be created stops the
             # start with a clear message instead of failing every stateful turn later.
