@@ -7,6 +7,7 @@ connection is closed in time while normal requests keep getting answers.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import signal
 import socket
 import time
@@ -204,3 +205,23 @@ def test_sigterm_with_a_slow_client_stops_within_the_shutdown_timeout(server: Se
         server.proc.send_signal(signal.SIGTERM)
         server.proc.wait(timeout=10)
     assert time.monotonic() - start < 3
+
+
+def test_two_authorization_headers_are_a_400(tmp_path: Path) -> None:
+    # Was: with two Authorization headers the last one won.
+    server = Server(tmp_path, "--store", "memory://", "--api-key", "good")
+    try:
+        for first, second in (("token bad", "token good"), ("token good", "token bad")):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            conn.putrequest("POST", "/quiz.start")
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Authorization", first)
+            conn.putheader("Authorization", second)
+            conn.putheader("Content-Length", str(len(NUGU_BODY)))
+            conn.endheaders(NUGU_BODY)
+            resp = conn.getresponse()
+            assert resp.status == 400 and b"duplicate_header" in resp.read()
+            conn.close()
+        assert server.post("/quiz.start", NUGU_BODY, {"Authorization": "token good"})[0] == 200
+    finally:
+        server.stop()

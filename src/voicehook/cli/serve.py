@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 from voicehook.cli.loading import TargetError, load_play
@@ -224,11 +226,20 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     common = uvicorn_options(settings)
+    cleanup = ""
     if settings.workers > 1:
+        if not settings.metrics_dir:
+            # Each worker leaves its metrics here; /metrics in any worker sums them all.
+            settings = settings.merged({"metrics_dir": tempfile.mkdtemp(prefix="voicehook-")})
+            cleanup = settings.metrics_dir
         _export(settings, args.play)
-        uvicorn.run(
-            "voicehook.cli.serve:app_factory", factory=True, workers=settings.workers, **common
-        )
+        try:
+            uvicorn.run(
+                "voicehook.cli.serve:app_factory", factory=True, workers=settings.workers, **common
+            )
+        finally:
+            if cleanup:
+                shutil.rmtree(cleanup, ignore_errors=True)
     else:
         uvicorn.run(create_app(play, settings), **common)
     return 0
