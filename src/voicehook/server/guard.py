@@ -52,6 +52,7 @@ _408 = _canned(b"408 Request Timeout", "request_timeout", "the request was sent 
 _431 = _canned(
     b"431 Request Header Fields Too Large", "headers_too_large", "the request head is too big"
 )
+_400 = _canned(b"400 Bad Request", "invalid_http", "the request is not valid HTTP/1.1")
 _503 = _canned(b"503 Service Unavailable", "too_many_connections", "try again in a moment")
 
 
@@ -196,6 +197,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if self.cycle is None or self.cycle.response_started is False:
                 transport.write(answer)
             transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to bytes that are not HTTP, as voicehook's JSON error."""
+        self._vh_close(_400)
 
     # -- parsing ---------------------------------------------------------------------
 
