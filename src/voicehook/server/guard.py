@@ -149,7 +149,9 @@ _WATCH_ATTR = "_voicehook_guard"
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with :class:`ConnectionLimits` (see the module docs).
 
-    Pass ``functools.partial(GuardedHttpToolsProtocol, limits=...)`` as uvicorn's ``http``.
+    Pass ``functools.partial(GuardedHttpToolsProtocol, limits=...)`` as uvicorn's ``http``
+    (``voicehook serve`` does); the class alone (``--http
+    voicehook.server.guard:GuardedHttpToolsProtocol``) runs with the default limits.
     """
 
     def __init__(
@@ -159,12 +161,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
         *,
-        limits: ConnectionLimits,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         watch: _Watch | None = getattr(server_state, _WATCH_ATTR, None)
         if watch is None or watch.loop is not self.loop:
-            watch = _Watch(self.loop, limits)
+            watch = _Watch(self.loop, limits or ConnectionLimits())
             setattr(server_state, _WATCH_ATTR, watch)
         self._vh_watch = watch
         self._vh_app = self.app
