@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dis
 import functools
 import inspect
 import json
@@ -125,6 +126,9 @@ class HandlerInfo:
     pass_request: bool
     event: str | None
     simple: bool = False  # ``async def handler(req)``: called directly, the common case
+    #: An ``async def`` whose code has no ``await``, ``async for`` or ``async with``: it can
+    #: never suspend, so it is simply awaited (no task, no bookkeeping).
+    never_awaits: bool = False
     #: Run on the caller's task (no task of its own): set after it finished the last
     #: ``INLINE_AFTER`` calls without suspending, cleared when it suspends.
     inline: bool = False
@@ -132,6 +136,7 @@ class HandlerInfo:
 
     def __post_init__(self) -> None:
         self.simple = self.is_async and self.pass_request and not self.inject
+        self.never_awaits = self.is_async and not _may_suspend(self.fn)
 
 
 #: Seconds a cancelled handler task gets to finish before the answer goes without it.
@@ -205,6 +210,19 @@ def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, Any,
                 yielded = coro.send(sent)
             except StopIteration as stop:
                 return stop.value
+
+
+_SUSPENDING_OPS = frozenset(
+    {"GET_AWAITABLE", "SEND", "YIELD_VALUE", "GET_AITER", "GET_ANEXT", "BEFORE_ASYNC_WITH"}
+)
+
+
+def _may_suspend(fn: Callable[..., Any]) -> bool:
+    """False only when ``fn``'s own code cannot suspend (no await of any kind)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:  # a callable object, a builtin: assume it may
+        return True
+    return any(ins.opname in _SUSPENDING_OPS for ins in dis.get_instructions(code))
 
 
 def _wake(waiter: asyncio.Future[None], _task: object) -> None:
@@ -594,6 +612,8 @@ class Play:
         swallows the cancellation (it finishes in the background, and its outcome is
         dropped).
         """
+        if handler.never_awaits:
+            return await coro
         if handler.inline:
             try:
                 first = coro.send(None)
