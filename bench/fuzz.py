@@ -340,11 +340,14 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--server-cpu", help="taskset CPU list for the server, e.g. 0")
     parser.add_argument("--json", help="write the report here")
+    parser.add_argument("--log-dir", help="keep the servers' logs here (default: a temp dir)")
     args = parser.parse_args()
     names = args.plays or sorted(p.name for p in EXAMPLES.iterdir() if (p / "play.yaml").exists())
     reports = []
     failed = False
-    with tempfile.TemporaryDirectory(prefix="voicehook-fuzz-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="voicehook-fuzz-") as tmp_dir:
+        tmp = args.log_dir or tmp_dir
+        Path(tmp).mkdir(parents=True, exist_ok=True)
         for i, name in enumerate(names):
             log = Path(tmp) / f"{name}.log"
             proc, port = start(EXAMPLES / name, log, args.server_cpu)

@@ -41,8 +41,12 @@ def json_depth_over(body: bytes, limit: int = DEFAULT_MAX_DEPTH) -> bool:
     Brackets inside strings do not count. Text that is not JSON may be reported either way;
     the decoder refuses it afterwards, and it never recursed deeper than ``limit`` + 1 here.
     """
-    # The common case first: NUGU bodies have no arrays, and "in" is a memchr.
-    if (body.count(b"{") if b"[" not in body else body.count(b"[") + body.count(b"{")) <= limit:
+    # The common case first: NUGU bodies have no arrays. (find is a memchr; ``b"[" in body``
+    # would first try the operand as an int and raise and clear a TypeError every time.)
+    opens = body.count(b"{")
+    if body.find(b"[") >= 0:
+        opens += body.count(b"[")
+    if opens <= limit:
         return False
     brackets = (_STRING.sub(b"", body) if b'"' in body else body).translate(None, _NOT_BRACKETS)
     if brackets.count(b"[") + brackets.count(b"{") <= limit:

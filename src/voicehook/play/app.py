@@ -527,7 +527,10 @@ class Play:
         result: object = None
         try:
             if handler.simple:
-                result = await self._run(handler, handler.fn(request), loop)
+                if handler.never_awaits:  # cannot suspend: simply awaited
+                    result = await handler.fn(request)
+                else:
+                    result = await self._run(handler, handler.fn(request), loop)
             else:
                 result = await self._invoke(handler, request, settings, loop)
         except BaseException as exc:  # re-raised below unless the deadline caused it
