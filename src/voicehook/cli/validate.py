@@ -31,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from voicehook.dialog.validate import check_prompts
 
     problems += check_prompts(play.definition)
+    from voicehook.clova.playmode import check_clova_section
+
+    problems += check_clova_section(play.definition)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

@@ -12,7 +12,7 @@ JSON with ``voicehook.nugu.caller.NuguCaller``), and channels hand it recognised
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import random
 import re
 import time
@@ -23,26 +23,40 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
-from voicehook.dialog.caller import ActionCall, ActionCaller, CallAnswer
+from voicehook.dialog.caller import ActionCall, ActionCaller
 from voicehook.dialog.nlu import (
     AUDIO_PLAYER_INTENTS,
-    DEFAULT_BUILTIN_INTENTS,
     INTENT_OPEN,
     INTENT_REWIND,
     INTENT_STOP,
     EntityMatch,
-    EntityTypeSpec,
-    IntentSpec,
-    Nlu,
+    NluResult,
     Tokenizer,
 )
-from voicehook.dialog.prompts import Filters, PromptStack, TemplateError, parse_template
+from voicehook.dialog.prompts import (
+    Filters,
+    PromptStack,
+    Template,
+    TemplateError,
+    parse_template,
+)
+from voicehook.dialog.recognizer import (
+    Recognizer,
+    build_recognizer,
+    confirm_prompt,
+    load_recognizer,
+    read_yes_no,
+    reask_prompt,
+    uncertain_entities,
+)
 from voicehook.dialog.session import (
     AudioPlayerState,
+    ConfirmWait,
     DeviceState,
     DialogState,
     ExceptionWait,
     ListenWait,
+    PendingEntity,
     SlotWait,
     copy_state,
 )
@@ -53,6 +67,7 @@ from voicehook.play.definition import (
     Condition,
     EntityMapping,
     Equals,
+    ExceptionCode,
     Exists,
     IntentIs,
     Parameter,
@@ -80,6 +95,7 @@ DEFAULT_FALLBACK_PROMPT = "죄송해요, 잘 이해하지 못했어요."
 #: Branch conditions see the AudioPlayer context as parameters with this prefix.
 NPK_PREFIX = "[NPK]context_supportedInterfaces_AudioPlayer_"
 _MAX_DEPTH = 64
+_log = logging.getLogger("voicehook.dialog")
 _PARAM_REF = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 
 PromptSource: TypeAlias = Literal[
@@ -92,6 +108,7 @@ PromptSource: TypeAlias = Literal[
     "failure",
     "reprompt",
     "rewind",
+    "confirm",
 ]
 
 
@@ -121,6 +138,14 @@ class EngineSettings:
       the prompt stacks decide).
     - ``device_type``: ``context.device.type``.
     - ``nlu_threshold``: minimum intent score.
+    - ``nlu_uncertain``: what to do when a typed entity that fills a parameter was corrected
+      (``모래`` → 모레) or read from part of a form, or part of the utterance looks like a
+      value but was not understood (``13/45``): ``confirm`` (default) asks "맞아요?" and runs
+      the intent on yes; ``reask`` asks the user to say it again; ``accept`` uses the
+      corrected values without asking. Parts not understood are always asked again unless
+      ``accept``. See docs/nlu.md.
+    - ``recognizer``: ``"package.module:factory"``, a callable taking the PlayDefinition and
+      returning a :class:`~voicehook.dialog.recognizer.Recognizer` (None: the built-in NLU).
     """
 
     timeout: float = 3.0
@@ -134,6 +159,8 @@ class EngineSettings:
     max_failures: int | None = None
     device_type: str = "speaker"
     nlu_threshold: float = 0.4
+    nlu_uncertain: Literal["confirm", "reask", "accept"] = "confirm"
+    recognizer: str | None = None
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:
@@ -142,6 +169,8 @@ class EngineSettings:
             raise ValueError("custom_stop_action must be auto, always or never")
         if self.welcome_type not in ("wait", "continuation"):
             raise ValueError("welcome_type must be wait or continuation")
+        if self.nlu_uncertain not in ("confirm", "reask", "accept"):
+            raise ValueError("nlu_uncertain must be confirm, reask or accept")
         if self.max_failures is not None and self.max_failures < 1:
             raise ValueError("max_failures must be at least 1")
 
@@ -211,12 +240,15 @@ TurnInput: TypeAlias = UserText | Intent | DeviceEvent | Reset
 
 
 class EntityInfo(msgspec.Struct, frozen=True):
-    """A recognised entity."""
+    """A recognised entity. ``source``: ``exact``, ``alias``, ``fuzzy`` (a typo corrected:
+    ``text`` as typed, ``value`` as read), ``partial`` or ``confirmed`` (by the user)."""
 
     type: str
     role: str
     text: str
     value: str
+    confidence: float = 1.0
+    source: str = "exact"
 
 
 class BackendCall(msgspec.Struct):
@@ -259,6 +291,9 @@ class TurnResult(msgspec.Struct):
     prompt_source: PromptSource | None = None
     directives: list[dict[str, Any]] = msgspec.field(default_factory=list)
     session_ended: bool = False
+    #: Typed words the NLU read as others ("모래→모레") and parts it did not understand.
+    corrections: list[str] = msgspec.field(default_factory=list)
+    unresolved: list[str] = msgspec.field(default_factory=list)
 
     @property
     def result_codes(self) -> list[str | None]:
@@ -297,8 +332,10 @@ class DialogEngine:
     ``caller`` makes the play's action calls (:class:`~voicehook.dialog.caller.PlayCaller`
     in process, ``voicehook.nugu.caller.NuguCaller`` for NUGU JSON); it may be None for a
     play whose actions never call the backend.
-    ``nlu`` defaults to an :class:`Nlu` built from the play; pass ``tokenizer`` to share the
-    Kiwi model between engines. ``session_scope`` goes into the seeded session ids (setting
+    ``nlu`` (or ``recognizer``, any :class:`~voicehook.dialog.recognizer.Recognizer`, e.g. an
+    external NLU service) defaults to the built-in :class:`Nlu` built from the play (or the
+    ``recognizer`` setting's factory); pass ``tokenizer`` to share the Kiwi model between
+    engines. ``session_scope`` goes into the seeded session ids (setting
     ``seed``): engines with the same seed and different scopes give different, still
     repeatable ids (one scope per independent conversation).
     """
@@ -309,9 +346,10 @@ class DialogEngine:
         caller: ActionCaller | None = None,
         *,
         settings: EngineSettings | None = None,
-        nlu: Nlu | None = None,
+        nlu: Recognizer | None = None,
         tokenizer: Tokenizer | None = None,
         session_scope: str | None = None,
+        recognizer: Recognizer | None = None,
     ) -> None:
         self.definition = definition
         self.session_scope = session_scope
@@ -323,23 +361,27 @@ class DialogEngine:
         self.uses_audio_player = (
             settings.audio_player if settings.audio_player is not None else _uses_audio(definition)
         )
-        if nlu is None:
-            builtins = set(DEFAULT_BUILTIN_INTENTS)
-            if self.uses_audio_player:
-                builtins |= AUDIO_PLAYER_INTENTS
-            known = DEFAULT_BUILTIN_INTENTS | AUDIO_PLAYER_INTENTS
-            for act in definition.actions.values():
-                if act.trigger and act.trigger.intent in known:
-                    builtins.add(act.trigger.intent)
-            nlu = Nlu(
-                [IntentSpec(i.name, i.examples) for i in definition.intents.values()],
-                [EntityTypeSpec(e.name, e.values) for e in definition.entities.values()],
+        if recognizer is None and nlu is None and settings.recognizer:
+            recognizer = load_recognizer(settings.recognizer, definition)
+        self.nlu: Recognizer = (
+            recognizer
+            or nlu
+            or build_recognizer(
+                definition,
+                audio_player=self.uses_audio_player,
                 tokenizer=tokenizer,
-                builtin_intents=builtins,
                 threshold=settings.nlu_threshold,
-                invocation=definition.invocation,
             )
-        self.nlu = nlu
+        )
+        #: Prompt choice when no seed is set: one generator, not one seeded per turn
+        #: (seeding from the OS costs more than the rest of a simple turn).
+        self._rng = random.Random()
+        #: Parsed prompt templates by text: a play has a fixed set of prompts.
+        self._templates: dict[str, Template | TemplateError] = {}
+        #: Each action's parameters and exception codes (with the global ones), computed
+        #: once: the definition does not change under a running engine. Read-only.
+        self._parameters: dict[str, dict[str, Parameter]] = {}
+        self._codes: dict[str, dict[str, ExceptionCode]] = {}
         self._by_intent: dict[str, str] = {}
         self._by_event: dict[str, str] = {}
         for act in definition.actions.values():
@@ -349,6 +391,18 @@ class DialogEngine:
                 self._by_intent.setdefault(act.trigger.intent, act.name)
             if act.trigger.event:
                 self._by_event.setdefault(act.trigger.event, act.name)
+
+    def _action_parameters(self, action: str) -> dict[str, Parameter]:
+        found = self._parameters.get(action)
+        if found is None:
+            found = self._parameters[action] = self.definition.action_parameters(action)
+        return found
+
+    def _exception_codes(self, action: str) -> dict[str, ExceptionCode]:
+        found = self._codes.get(action)
+        if found is None:
+            found = self._codes[action] = self.definition.exception_codes(action)
+        return found
 
     # ------------------------------------------------------------------ public API
 
@@ -387,7 +441,7 @@ class DialogEngine:
         if self.settings.seed is not None:
             rng = random.Random(f"{self.settings.seed}:{st.sessions}:{st.turns}")
         else:
-            rng = random.Random()
+            rng = self._rng
         kind: Literal["user", "event"] = "event" if isinstance(user_input, DeviceEvent) else "user"
         result = TurnResult(turn=st.turns, kind=kind, state=st, device=dev)
         ctx = _Turn(
@@ -482,10 +536,17 @@ class DialogEngine:
             ctx.state.active = True
 
     def _render(self, ctx: _Turn, template: str) -> str:
+        parsed = self._templates.get(template)
+        if parsed is None:
+            try:
+                parsed = parse_template(template, self.filters)
+            except TemplateError as exc:
+                parsed = exc
+            self._templates[template] = parsed
         try:
-            return parse_template(template, self.filters).render(
-                self._lookup_params(ctx.state, ctx.device)
-            )
+            if isinstance(parsed, TemplateError):
+                raise parsed
+            return parsed.render(self._lookup_params(ctx.state, ctx.device))
         except TemplateError as exc:
             ctx.result.violations.append(f"prompt {template!r}: {exc}")
             return template
@@ -531,17 +592,84 @@ class DialogEngine:
         elif isinstance(waiting, ExceptionWait):
             expect = [
                 str(m)
-                for p in self.definition.action_parameters(waiting.action).values()
+                for p in self._action_parameters(waiting.action).values()
                 if p.kind == "utterance"
                 for m in p.mappings
             ]
+        if isinstance(waiting, ConfirmWait):
+            await self._confirm_turn(ctx, waiting, text)
+            return
         if not text.strip():
             parsed_intent: str | None = INTENT_OPEN
             score, entities = 1.0, []
         else:
             nlu = self.nlu.parse(text, expect_types=expect)
             parsed_intent, score, entities = nlu.intent, nlu.score, nlu.entities
+            if await self._doubt(ctx, nlu):
+                return
         await self._understood(ctx, parsed_intent, score, entities)
+
+    # -- typed chat: ask before using corrected or partly understood entities (docs/nlu.md)
+
+    async def _doubt(self, ctx: _Turn, nlu: NluResult) -> bool:
+        """Ask to confirm or to say it again when the result is uncertain; True if asked."""
+        st, res = ctx.state, ctx.result
+        res.corrections = [f"{c.typed}→{c.corrected}" for c in nlu.corrections]
+        res.unresolved = list(nlu.unresolved)
+        mode = self.settings.nlu_uncertain
+        waiting = st.waiting
+        if nlu.intent == INTENT_STOP:
+            return False
+        action = waiting.action if waiting is not None else self._by_intent.get(nlu.intent or "")
+        if action is None or (waiting is None and self.settings.play_builder):
+            return False
+        names = [action]
+        if isinstance(waiting, ListenWait):
+            names += [b.action for b in self.definition.actions[action].branches]
+        params = [p for n in names for p in self._action_parameters(n).values()]
+        doubts = uncertain_entities(nlu, params)
+        if not doubts:
+            return False
+        if mode == "accept":
+            _log.info("nlu: used without asking: %s %s", res.corrections, res.unresolved)
+            return False
+        res.intent, res.score = nlu.intent, nlu.score
+        res.entities = [_info(e) for e in nlu.entities]
+        st.failures += 1
+        if mode == "confirm" and all(d.read_as is not None for d in doubts):
+            pending = tuple(PendingEntity(e.type, e.role, e.text, e.value) for e in nlu.entities)
+            resume = waiting if not isinstance(waiting, ConfirmWait) else waiting.resume
+            st.waiting = ConfirmWait(action, nlu.intent, nlu.score, pending, resume)
+            self._speak(ctx, confirm_prompt(doubts), "wait", "confirm")
+        else:
+            self._speak(ctx, reask_prompt(doubts), "wait", "confirm")
+        _log.info(
+            "nlu: asked the user (%s) about %s; intent %s (%.2f)",
+            mode,
+            ", ".join(f"{d.typed}→{d.read_as}" for d in doubts),
+            nlu.intent,
+            nlu.score,
+        )
+        return True
+
+    async def _confirm_turn(self, ctx: _Turn, wait: ConfirmWait, text: str) -> None:
+        """The answer to a confirm question: yes runs what was understood, no asks again,
+        anything else is a new utterance."""
+        st = ctx.state
+        st.waiting = wait.resume
+        answer = read_yes_no(text)
+        if answer is None:
+            await self._on_text(ctx, text)
+            return
+        if answer is False:
+            ctx.result.intent = None
+            self._speak(ctx, "알겠어요. 다시 말씀해 주세요.", "wait", "confirm")
+            return
+        entities = [
+            EntityMatch(e.type, e.role, e.text, e.value, 0, 0, 1.0, "confirmed")
+            for e in wait.entities
+        ]
+        await self._understood(ctx, wait.intent, wait.score, entities)
 
     async def _on_intent(self, ctx: _Turn, given: Intent) -> None:
         """A recognised intent: its slots become entities, then the same rules as text."""
@@ -550,7 +678,7 @@ class DialogEngine:
         waiting = ctx.state.waiting
         if action is None and waiting is not None:
             action = waiting.action
-        declared = self.definition.action_parameters(action) if action is not None else {}
+        declared = self._action_parameters(action) if action is not None else {}
         types = {e for e in self.definition.entities}
         for slot, value in given.slots.items():
             param = declared.get(slot)
@@ -582,7 +710,9 @@ class DialogEngine:
             intent = None
         ctx.intent = intent
         res.intent, res.score = intent, score
-        res.entities = [EntityInfo(e.type, e.role, e.text, e.value) for e in entities]
+        res.entities = [_info(e) for e in entities]
+        if isinstance(waiting, ConfirmWait):  # a recognised Intent input replaces the question
+            st.waiting = waiting = waiting.resume
 
         if intent == INTENT_STOP:
             await self._stop(ctx)
@@ -695,14 +825,12 @@ class DialogEngine:
     # ------------------------------------------------------------------ actions
 
     def _param(self, action: str, name: str) -> Parameter:
-        return self.definition.action_parameters(action)[name]
+        return self._action_parameters(action)[name]
 
     async def _start_action(self, ctx: _Turn, name: str, entities: Sequence[EntityMatch]) -> None:
         """Enter a root action: fill its utterance parameters, slot-fill, then walk."""
         st = ctx.state
-        uparams = [
-            p for p in self.definition.action_parameters(name).values() if p.kind == "utterance"
-        ]
+        uparams = [p for p in self._action_parameters(name).values() if p.kind == "utterance"]
         for p in uparams:
             st.params.pop(p.name, None)
             st.param_types.pop(p.name, None)
@@ -711,7 +839,7 @@ class DialogEngine:
 
     async def _continue_slots(self, ctx: _Turn, name: str) -> None:
         st = ctx.state
-        for p in self.definition.action_parameters(name).values():
+        for p in self._action_parameters(name).values():
             if p.kind == "utterance" and p.required and not st.params.get(p.name):
                 if not p.prompts:
                     ctx.result.violations.append(f"required parameter {p.name!r} has no prompts")
@@ -740,9 +868,7 @@ class DialogEngine:
     ) -> None:
         st = ctx.state
         uparams = [
-            p
-            for p in self.definition.action_parameters(wait.action).values()
-            if p.kind == "utterance"
+            p for p in self._action_parameters(wait.action).values() if p.kind == "utterance"
         ]
         if _fill(
             st, uparams, entities, slot_only=False, replace=True, same_type=True, any_role=True
@@ -766,7 +892,7 @@ class DialogEngine:
         names = [wait.action, *(b.action for b in act.branches)]
         uparams: dict[str, Parameter] = {}
         for n in names:
-            for p in self.definition.action_parameters(n).values():
+            for p in self._action_parameters(n).values():
                 if p.kind == "utterance":
                     uparams.setdefault(p.name, p)
         _fill(trial, list(uparams.values()), entities, slot_only=False, replace=True)
@@ -854,7 +980,7 @@ class DialogEngine:
         self._speak(ctx, text, ptype, "response")
 
     def _exception_prompts(self, action: str, code: str) -> tuple[str, ...]:
-        exc = self.definition.exception_codes(action).get(code)
+        exc = self._exception_codes(action).get(code)
         if exc is None or not exc.prompts:
             return (self.definition.failure_prompt,)
         return exc.prompts
@@ -862,7 +988,7 @@ class DialogEngine:
     def _exception(self, ctx: _Turn, act: Action, code: str, resume: ExceptionWait | None) -> None:
         ctx.directives.clear()
         prompts = self._exception_prompts(act.name, code)
-        exc = self.definition.exception_codes(act.name).get(code)
+        exc = self._exception_codes(act.name).get(code)
         if exc is None or not exc.prompts:
             ctx.result.warnings.append(f"exception code {code!r} has no prompts: failure prompt")
         spoken = 0
@@ -895,7 +1021,7 @@ class DialogEngine:
 
     def _action_call(self, ctx: _Turn, act: Action) -> ActionCall:
         st = ctx.state
-        declared = self.definition.action_parameters(act.name)
+        declared = self._action_parameters(act.name)
         values: dict[str, str | None] = {}
         types: dict[str, str | None] = {}
         for key, p in declared.items():
@@ -931,12 +1057,9 @@ class DialogEngine:
             return None
         timeout = self.settings.timeout
         started = time.perf_counter()
-        try:
-            answer = await asyncio.wait_for(
-                self.caller.call(action_call, timeout=timeout), timeout + 0.5
-            )
-        except TimeoutError:
-            answer = CallAnswer(error=f"timeout after {timeout:g} s")
+        # The caller keeps the deadline (Play.call's deadline watch, NuguCaller's timeout):
+        # a guard here would cost a timer per call for nothing.
+        answer = await self.caller.call(action_call, timeout=timeout)
         call.elapsed_ms = answer.elapsed_ms or round((time.perf_counter() - started) * 1000, 2)
         if answer.request is not None:
             call.request = answer.request
@@ -952,7 +1075,7 @@ class DialogEngine:
         code = answer.result_code
         if code == "OK":
             call.outcome = "ok"
-            declared = self.definition.action_parameters(act.name)
+            declared = self._action_parameters(act.name)
             for key, value in answer.output.items():
                 if key not in declared:
                     continue
@@ -961,7 +1084,7 @@ class DialogEngine:
                     st.param_types.pop(key, None)
             ctx.directives.extend(answer.directives)
             return "OK"
-        if code is not None and code in self.definition.exception_codes(act.name):
+        if code is not None and code in self._exception_codes(act.name):
             call.outcome = "exception"
             return code
         call.error = (
@@ -973,6 +1096,10 @@ class DialogEngine:
 
 
 # =========================================================================== helpers
+
+
+def _info(e: EntityMatch) -> EntityInfo:
+    return EntityInfo(e.type, e.role, e.text, e.value, e.confidence, e.source)
 
 
 def _fill(

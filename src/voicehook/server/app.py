@@ -94,6 +94,7 @@ class VoicehookApp:
         prefix = settings.prefix
         self.routes = RouteTable([*routes, Route(prefix, self.nugu)])
         self.routes.check_actions(play.specs)
+        self._match = self.routes.match
         # Health stays under the prefix too (balancers and `voicehook check` that see only
         # the Web URL use it; it says nothing but OK or unhealthy). Metrics do not, unless
         # asked: a proxy that forwards {prefix}/ must not publish them.
@@ -134,11 +135,12 @@ class VoicehookApp:
             if root and path.startswith(root):  # mounted under a prefix (Starlette, FastAPI)
                 path = path[len(root) :]
             if path not in self._reserved:
-                found = self.routes.match(path)
+                found = self._match(path)
                 if found is not None:
                     route, tail = found
-                    if scope["method"] in route.channel.methods:
-                        await self._dispatch(route, tail, scope, receive, send)
+                    method: str = scope["method"]
+                    if method in route.channel.methods:
+                        await self._dispatch(route, method, tail, scope, receive, send)
                         return
             await self._http(path, scope, send)
         elif scope["type"] == "lifespan":
@@ -307,7 +309,7 @@ class VoicehookApp:
         return f"{self._id_prefix}-{next(self._ids):x}"
 
     async def _dispatch(
-        self, route: Route, tail: str, scope: Scope, receive: Receive, send: Send
+        self, route: Route, method: str, tail: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
         """Frame one channel call (content type, body cap, request id) and answer it."""
         started = _perf()
@@ -357,7 +359,7 @@ class VoicehookApp:
                     f"the JSON body nests arrays and objects more than {self._max_depth} levels",
                 )
             answer: Answer = await route.channel.handle(
-                HttpRequest(scope["method"], tail, headers, body, request_id)
+                HttpRequest(method, tail, headers, body, request_id)
             )
         except HttpError as exc:
             metrics.in_flight -= 1

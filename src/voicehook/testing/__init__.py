@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from voicehook.dialog.nlu import Tokenizer, default_tokenizer
+from voicehook.testing.clova import ClovaClient, ClovaSigner, ClovaTurn, cek_request
 from voicehook.testing.nugu import NuguAnswer, NuguTestClient
 from voicehook.testing.transcripts import (
     ConversationReport,
@@ -41,6 +42,9 @@ from voicehook.testing.transcripts import (
 )
 
 __all__ = [
+    "ClovaClient",
+    "ClovaSigner",
+    "ClovaTurn",
     "ConversationReport",
     "Mismatch",
     "NuguAnswer",
@@ -50,6 +54,7 @@ __all__ = [
     "arun_transcripts",
     "assert_passed",
     "assert_transcripts",
+    "cek_request",
     "check_turn",
     "load_transcripts",
     "run_transcripts",

@@ -30,12 +30,14 @@ from voicehook.dialog.engine import (
     TurnResult,
     UserText,
 )
-from voicehook.dialog.nlu import Nlu, Tokenizer
+from voicehook.dialog.nlu import Tokenizer
+from voicehook.dialog.recognizer import Recognizer
 from voicehook.dialog.session import DeviceState
 from voicehook.nugu.backend import Backend, HttpBackend
 from voicehook.nugu.caller import NuguCaller
 from voicehook.play.definition import PlayDefinition, load_definition
 from voicehook.server.inprocess import InProcessBackend
+from voicehook.testing.clova import check_clova_spec
 
 __all__ = [
     "EXPECT_KEYS",
@@ -82,6 +84,9 @@ class TurnSpec:
     input: TurnInput
     expect: Mapping[str, Any]
     label: str
+    #: The exact CEK request for ``--channel clova`` (``{intent, slots}``, ``{event,
+    #: payload}``, ``{launch: true}``); NUGU runs ignore it. See docs/clova.md.
+    clova: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +125,8 @@ class ConversationReport:
     failed_turn: int | None = None
     failed_input: str = ""
     mismatches: list[Mismatch] = field(default_factory=list)
+    #: Turns run on a channel that keeps no :class:`TurnResult` (CLOVA).
+    turn_count: int = 0
 
     @property
     def passed(self) -> bool:
@@ -229,7 +236,7 @@ def _turn(where: str, data: Any) -> TurnSpec:
     kinds = [k for k in ("user", "event", "reset") if k in data]
     if len(kinds) != 1:
         raise TranscriptError(f"{where}: give exactly one of user, event or reset")
-    unknown = set(data) - {"user", "event", "reset", "fields", "expect"}
+    unknown = set(data) - {"user", "event", "reset", "fields", "expect", "clova"}
     if unknown:
         raise TranscriptError(f"{where}: unknown keys: {', '.join(sorted(unknown))}")
     expect = data.get("expect") or {}
@@ -254,7 +261,12 @@ def _turn(where: str, data: Any) -> TurnSpec:
     else:
         inp = Reset()
         label = "reset"
-    return TurnSpec(inp, expect, label)
+    clova = data.get("clova")
+    if clova is not None:
+        problem = check_clova_spec(clova)
+        if problem:
+            raise TranscriptError(f"{where}: clova: {problem}")
+    return TurnSpec(inp, expect, label, clova)
 
 
 # --------------------------------------------------------------------------- checking
@@ -377,7 +389,7 @@ async def arun_transcripts(
     be, definition = make_backend(transcript, backend, timeout=timeout, api_key=api_key)
     caller = NuguCaller(be)
     report = Report(Path(path))
-    recognisers: dict[tuple[float, bool | None], Nlu] = {}
+    recognisers: dict[tuple[float, bool | None], Recognizer] = {}
     try:
         for conv, scope in zip(
             transcript.conversations, session_scopes(transcript.conversations), strict=True
