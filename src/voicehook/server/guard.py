@@ -19,7 +19,8 @@ them used up every file descriptor. :class:`GuardedHttpToolsProtocol` adds:
 - ``max_concurrency``: requests being handled at once; more get a 503 (uvicorn's own
   ``limit_concurrency`` also counts idle keep-alive connections, so it is not used).
 
-The hot-path cost is two attribute writes and one clock read per request; the timeouts are
+The hot-path cost is one method override (``data_received``) with a few attribute reads
+and writes and one clock read per request; the timeouts are
 checked by one timer per process every ``min(header_timeout, body_timeout) / 4`` seconds.
 """
 
@@ -170,6 +171,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             setattr(server_state, _WATCH_ATTR, watch)
         self._vh_watch = watch
         self._vh_app = self.app
+        self._vh_max_concurrency = watch.limits.max_concurrency
         self._vh_phase = _IDLE
         self._vh_since = 0.0
         self._vh_head_bytes = 0
@@ -207,37 +209,37 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # -- parsing ---------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        # One override on the hot path (not one per parser callback): the phase is read off
+        # uvicorn's request cycle after the parser ran.
+        phase = self._vh_phase
+        if phase == _IDLE:  # the next request on a kept-alive connection starts
+            self._vh_phase = phase = _HEAD
+            self._vh_since = self.loop.time()
+            self._vh_head_bytes = 0
+        before = self.cycle
+        busy = phase == _HEAD and len(self.tasks) >= self._vh_max_concurrency
+        if busy:  # a head completed in this chunk gets the 503 app
+            self.app = _busy
         super().data_received(data)
-        if self._vh_phase == _HEAD:
+        if busy:
+            self.app = self._vh_app
+        cycle = self.cycle
+        if cycle is not before and cycle is not None:  # a request head completed
+            if busy:
+                self._vh_watch.count("over_concurrency", self.client)
+            if cycle.more_body:
+                self._vh_phase = _BODY
+                self._vh_since = self.loop.time()
+            else:
+                self._vh_phase = _IDLE
+        elif phase == _BODY:
+            if cycle is not None and not cycle.more_body:
+                self._vh_phase = _IDLE
+        elif self._vh_phase == _HEAD:
             size = self._vh_head_bytes = self._vh_head_bytes + len(data)
             if size > self._vh_watch.limits.max_header_bytes:
                 self._vh_watch.count("header_too_large", self.client)
                 self._vh_close(_431)
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        if self._vh_phase == _IDLE:  # the next request on a kept-alive connection
-            self._vh_phase = _HEAD
-            self._vh_since = self.loop.time()
-        self._vh_head_bytes = 0
-
-    def on_headers_complete(self) -> None:
-        self._vh_phase = _BODY
-        self._vh_since = self.loop.time()
-        watch = self._vh_watch
-        if len(self.tasks) >= watch.limits.max_concurrency:
-            watch.count("over_concurrency", self.client)
-            self.app = _busy
-            try:
-                super().on_headers_complete()
-            finally:
-                self.app = self._vh_app
-            return
-        super().on_headers_complete()
-
-    def on_message_complete(self) -> None:
-        self._vh_phase = _IDLE
-        super().on_message_complete()
 
 
 async def _busy(scope: Any, receive: Any, send: Any) -> None:
