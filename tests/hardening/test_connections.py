@@ -225,3 +225,47 @@ def test_two_authorization_headers_are_a_400(tmp_path: Path) -> None:
         assert server.post("/quiz.start", NUGU_BODY, {"Authorization": "token good"})[0] == 200
     finally:
         server.stop()
+
+
+SLOW_PLAY = """
+from voicehook import ActionRequest, Play
+import asyncio
+
+play = Play("slow")
+
+
+@play.action("wait", backend=["x"])
+async def wait(req: ActionRequest) -> dict[str, str]:
+    await asyncio.sleep(1.5)
+    return {"x": "done"}
+"""
+
+
+def test_requests_over_the_concurrency_cap_get_a_503(tmp_path: Path) -> None:
+    play_dir = tmp_path / "slowplay"
+    play_dir.mkdir()
+    (play_dir / "app.py").write_text(SLOW_PLAY)
+    server = Server(tmp_path, *LIMITS, "--max-concurrency", "2", play=play_dir)
+    body = NUGU_BODY.replace(b"quiz.start", b"wait")
+    socks = []
+    try:
+        for _ in range(2):  # two calls in flight: the cap
+            s = server.connect()
+            s.sendall(
+                b"POST /wait HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body) + body
+            )
+            socks.append(s)
+        time.sleep(0.3)
+        status, answer = server.post("/wait", body)
+        assert status == 503 and b"overloaded" in answer
+        for s in socks:  # the two in flight still get their answers
+            _, got = closed_within(s, 3)
+            assert got.startswith(b"HTTP/1.1 200")
+        status, _ = server.post("/wait", body)
+        assert status == 200  # under the cap again
+    finally:
+        for s in socks:
+            s.close()
+        server.stop()
+    assert "over concurrency" in server.log_text()
