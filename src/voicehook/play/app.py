@@ -39,6 +39,7 @@ from voicehook.play.definition import (
 )
 from voicehook.play.errors import PlayError
 from voicehook.play.request import ActionRequest, ActionResult, Reply
+from voicehook.store.base import write_deadline
 
 logger = logging.getLogger("voicehook.play")
 
@@ -522,9 +523,11 @@ class Play:
         if watch is None or watch.loop is not loop:
             watch = self._watch = DeadlineWatch(loop, settings.deadline)
         task = asyncio.current_task(loop)
-        key = watch.start(task, settings.deadline)
+        due = loop.time() + settings.deadline
+        key = watch.start_until(task, due)
         failure: BaseException | None = None
         result: object = None
+        request.deadline = due  # store writes of this turn: not after it (update_session)
         try:
             if handler.simple:
                 if handler.never_awaits:  # cannot suspend: simply awaited
@@ -560,7 +563,7 @@ class Play:
             request._states = None
             return await self._finish(spec, request, None, failure, settings)
         try:
-            answer = await self._finish(spec, request, result, failure, settings)
+            answer = await self._finish(spec, request, result, failure, settings, due)
         except asyncio.CancelledError as exc:
             state = watch.stop(key)
             if state != EXPIRED:
@@ -665,6 +668,7 @@ class Play:
         result: object,
         failure: BaseException | None,
         settings: RuntimeSettings,
+        due: float | None = None,
     ) -> ActionResult:
         """Turn any handler outcome into a result: codes, errors, directives, state."""
         code = "OK"
@@ -732,7 +736,8 @@ class Play:
         # Save the state last: only a turn that answers without error keeps its changes.
         if request._states and error is None:
             try:
-                await request.save_state()
+                with write_deadline(due):  # a failed save never lands later (docs/state.md)
+                    await request.save_state()
             except Exception as exc:
                 code = settings.failure_code
                 error = f"could not save state: {exc}"

@@ -65,6 +65,15 @@ class DeadlineWatch:
             self._handle = self.loop.call_later(self._tick, self._check)
         return key
 
+    def start_until(self, task: asyncio.Task[Any] | None, due: float) -> int:
+        """:meth:`start` with the deadline as a ``loop.time()`` value (one clock read for
+        the caller that needs the value too)."""
+        key = self._next = self._next + 1
+        self._due[key] = (task, due)
+        if self._handle is None:
+            self._handle = self.loop.call_later(self._tick, self._check)
+        return key
+
     def stop(self, key: int) -> int:
         """Stop watching ``key``: :data:`IN_TIME`, :data:`LATE` or :data:`EXPIRED`."""
         entry = self._due.pop(key, None)
