@@ -23,7 +23,7 @@ from voicehook.play.context import AppContext
 from voicehook.play.request import ActionRequest, ActionResult, Event
 
 if TYPE_CHECKING:
-    from voicehook.http import Headers
+    pass
 
 logger = logging.getLogger("voicehook.nugu")
 
@@ -47,17 +47,6 @@ def _decode(body: bytes) -> wire.Request:
         raise HttpError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from None
     except RecursionError:  # the server caps the depth first; this is for direct use
         raise HttpError(400, "too_deep", "the JSON body nests too deep") from None
-
-
-def _authorization(headers: Headers) -> bytes | None:
-    """The one ``Authorization`` header, or None; two of them are a 400."""
-    found = None
-    for name, value in headers:
-        if name == _AUTHORIZATION:
-            if found is not None:
-                raise HttpError(400, "duplicate_header", "the authorization header appears twice")
-            found = value
-    return found
 
 
 class NuguChannel:
@@ -103,7 +92,7 @@ class NuguChannel:
         auth = self.auth
         auth_missing = False
         if auth is not None:
-            verdict = auth.check(_authorization(request.headers))
+            verdict = auth.check(request.header(_AUTHORIZATION))  # two: 400 duplicate_header
             if verdict is AuthResult.INVALID:
                 raise HttpError(401, "unauthorized", "the API key in Authorization is not valid")
             if verdict is AuthResult.MISSING:
