@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("voicehook.cli.transcripts", "run scripted conversations (transcripts)"),
     "check": ("voicehook.cli.check", "check any backend proxy URL against a play's contract"),
     "new": ("voicehook.cli.new", "start a new play from a working template"),
+    "console": ("voicehook.cli.console", "a local web page to talk to a play and see its JSON"),
 }
 
 
