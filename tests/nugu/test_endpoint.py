@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from voicehook import ActionRequest, Play, PlayError, Reply, Settings, directives
+from voicehook import ActionRequest, Play, PlayError, Reply, Settings, create_app, directives
 from voicehook.play import parse_definition
+from voicehook.server.routing import Route, RouteConflict
 from voicehook.testing import NuguTestClient
 
 PLAY_YAML = """
@@ -343,15 +344,22 @@ async def test_wrong_method_and_paths(client: NuguTestClient) -> None:
 
 
 async def test_server_error_never_leaks_a_traceback() -> None:
-    play = make_play()
-    client = NuguTestClient(play)
-
     class Broken:
-        async def handle(self, *args: Any) -> Any:
+        name = "broken"
+        methods = frozenset({"POST"})
+
+        async def handle(self, request: Any) -> Any:
             raise RuntimeError(f"internal {MARKER}")
 
-    client.app.nugu = Broken()  # type: ignore[assignment]
-    answer = await client.call("answer.weather", {"location": "서울"})
+        async def startup(self, app: Any) -> None:
+            pass
+
+        async def shutdown(self, app: Any) -> None:
+            pass
+
+    app = create_app(make_play(), routes=[Route("/broken", Broken(), exact=True)])
+    client = NuguTestClient(app)
+    answer = await client.post("/broken", PLAY_BUILDER_REQUEST)
     assert answer.status == 500
     assert MARKER not in answer.body.decode()
     assert answer.json["error"]["code"] == "internal_error"
@@ -439,3 +447,133 @@ async def test_metrics_count_by_action_and_code(client: NuguTestClient) -> None:
     assert 'voicehook_rejected_total{code="invalid_json",status="400"} 1' in text
     assert "voicehook_in_flight 0" in text
     assert 'voicehook_request_duration_seconds_count{action="answer.weather"} 2' in text
+
+
+# ----------------------------------------------------------------------------- routes
+
+
+class _Named:
+    """A channel that answers its name and the path tail it was given."""
+
+    methods = frozenset({"POST", "GET"})
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def handle(self, request: Any) -> Any:
+        from voicehook.http import Answer
+
+        return Answer(
+            json.dumps({"channel": self.name, "tail": request.path}).encode(), label=self.name
+        )
+
+    async def startup(self, app: Any) -> None:
+        pass
+
+    async def shutdown(self, app: Any) -> None:
+        pass
+
+
+async def test_exact_routes_win_over_the_nugu_catch_all() -> None:
+    app = create_app(make_play(), routes=[Route("/clova", _Named("clova"), exact=True)])
+    async with NuguTestClient(app) as client:
+        answer = await client.post("/clova", {})
+        assert answer.json == {"channel": "clova", "tail": ""}
+        got = await client.request("GET", "/clova")
+        assert got.json == {"channel": "clova", "tail": ""}
+        # Everything else stays NUGU's.
+        nugu = await client.call("answer.weather", {"location": "서울"})
+        assert nugu.result_code == "OK"
+        assert (await client.request("PUT", "/clova")).status == 405
+
+
+async def test_prefix_routes_pass_the_tail_and_longest_prefix_wins() -> None:
+    app = create_app(
+        make_play(),
+        Settings(prefix="/nugu"),
+        routes=[Route("/api/skills", _Named("skills")), Route("/api", _Named("api"))],
+    )
+    async with NuguTestClient(app) as client:
+        assert (await client.post("/api/skills/x", {})).json == {"channel": "skills", "tail": "x"}
+        assert (await client.post("/api/y", {})).json == {"channel": "api", "tail": "y"}
+        nested = await client.post("/api/skills/a/b", {})
+        assert nested.status == 404
+        assert "skills" in nested.json["error"]["message"]
+
+
+def test_an_action_named_like_a_channel_path_is_a_start_up_error() -> None:
+    play = make_play()
+
+    @play.action("clova")
+    async def clova(req: ActionRequest) -> None:
+        return None
+
+    with pytest.raises(RouteConflict, match=r"'clova'.*clova channel at /clova"):
+        create_app(play, routes=[Route("/clova", _Named("clova"), exact=True)])
+    # Under a NUGU prefix the action's URL is /nugu/clova: no collision.
+    create_app(
+        play, Settings(prefix="/nugu"), routes=[Route("/clova", _Named("clova"), exact=True)]
+    )
+
+
+def test_two_channels_on_one_path_are_refused() -> None:
+    with pytest.raises(RouteConflict, match="both claim /clova"):
+        create_app(
+            make_play(),
+            routes=[
+                Route("/clova", _Named("a"), exact=True),
+                Route("/clova", _Named("b"), exact=True),
+            ],
+        )
+
+
+async def test_serving_a_play_does_not_change_it() -> None:
+    play = make_play()
+    before = play.settings
+    async with NuguTestClient(play, Settings(deadline=0.5, failure_code="OOPS")) as client:
+        assert client.app.runtime.deadline == 0.5
+        assert client.app.runtime.failure_code == "OOPS"
+    assert play.settings is before
+
+
+async def test_two_authorization_headers_are_a_400() -> None:
+    async with NuguTestClient(make_play(), Settings(api_keys=("k",))) as client:
+        body = json.dumps(PLAY_BUILDER_REQUEST).encode()
+        status, _, out = await call_asgi_twice_auth(client.app, body)
+        assert status == 400
+        assert json.loads(out)["error"]["code"] == "duplicate_header"
+
+
+async def call_asgi_twice_auth(app: Any, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    """One POST with two Authorization headers (call_asgi takes a mapping: one of each)."""
+    import asyncio
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/answer.weather",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"authorization", b"token k"),
+            (b"authorization", b"token bad"),
+        ],
+    }
+    sent = [{"type": "http.request", "body": body, "more_body": False}]
+    status = 0
+    chunks: list[bytes] = []
+
+    async def receive() -> Any:
+        if sent:
+            return sent.pop()
+        await asyncio.Event().wait()
+
+    async def send(message: Any) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        else:
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, {}, b"".join(chunks)

@@ -3,12 +3,12 @@
 from voicehook.nugu import directives
 from voicehook.nugu.auth import PlayBuilderPolicy, TokenAuth
 from voicehook.nugu.directives import AudioPlayerEvent, DirectiveError, PlayerActivity
-from voicehook.nugu.endpoint import NuguEndpoint
+from voicehook.nugu.endpoint import NuguChannel
 
 __all__ = [
     "AudioPlayerEvent",
     "DirectiveError",
-    "NuguEndpoint",
+    "NuguChannel",
     "PlayBuilderPolicy",
     "PlayerActivity",
     "TokenAuth",

@@ -1,34 +1,36 @@
-"""The NUGU Backend proxy endpoint: request bytes in, response bytes out.
+"""The NUGU Backend proxy channel: request bytes in, an :class:`~voicehook.http.Answer` out.
 
-HTTP framing (method, size cap, content type) is the server's job; this module decodes the
-NUGU body, checks the API key, maps the call to a play action and encodes the answer.
+HTTP framing (method, size cap, content type) is the server's job; this module checks the
+``Authorization`` header, decodes the NUGU body, maps the call to a play action and encodes
+the answer.
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from voicehook.errors import HttpError
+from voicehook.http import Answer, HttpRequest
 from voicehook.nugu import wire
 from voicehook.nugu.auth import AuthResult, PlayBuilderPolicy, TokenAuth
-from voicehook.play.app import Play
+from voicehook.play.app import Play, RuntimeSettings
 from voicehook.play.context import AppContext
 from voicehook.play.request import ActionRequest, ActionResult, Event
 
+if TYPE_CHECKING:
+    from voicehook.http import Headers
+
 logger = logging.getLogger("voicehook.nugu")
 
+#: The metrics label of calls to actions the play does not know (a bounded label set).
 UNKNOWN_ACTION_LABEL = "(unknown)"
 
-
-#: What the endpoint answered: (body, action label for metrics, result code, error or None).
-Outcome = tuple[bytes, str, str, str | None]
-
-
 _decode_request = wire.request_decoder.decode
+_AUTHORIZATION = b"authorization"
 
 
 def _decode(body: bytes) -> wire.Request:
@@ -44,28 +46,58 @@ def _decode(body: bytes) -> wire.Request:
         raise HttpError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from None
 
 
-class NuguEndpoint:
-    """Serves one play as a NUGU Backend proxy."""
+def _authorization(headers: Headers) -> bytes | None:
+    """The one ``Authorization`` header, or None; two of them are a 400."""
+    found = None
+    for name, value in headers:
+        if name == _AUTHORIZATION:
+            if found is not None:
+                raise HttpError(400, "duplicate_header", "the authorization header appears twice")
+            found = value
+    return found
 
-    __slots__ = ("app", "auth", "play")
 
-    def __init__(self, play: Play, app: AppContext, auth: TokenAuth | None = None) -> None:
+class NuguChannel:
+    """Serves one play as a NUGU Backend proxy: ``POST {prefix}/{actionName}``.
+
+    ``settings`` are the runtime settings of the calls (deadline, result codes, output
+    policy); by default the play's own. ``auth`` checks ``Authorization: token <API key>``.
+    """
+
+    __slots__ = ("app", "auth", "play", "settings")
+
+    name = "nugu"
+    methods = frozenset({"POST"})
+
+    def __init__(
+        self,
+        play: Play,
+        app: AppContext,
+        auth: TokenAuth | None = None,
+        settings: RuntimeSettings | None = None,
+    ) -> None:
         self.play = play
         self.app = app
         self.auth = auth
+        self.settings = settings if settings is not None else play.settings
 
-    async def handle(
-        self,
-        path_action: str | None,
-        body: bytes,
-        authorization: bytes | None,
-        request_id: str,
-    ) -> Outcome:
+    async def startup(self, app: AppContext) -> None:
+        """Nothing to open: the play's own hooks run in the server's lifespan."""
+
+    async def shutdown(self, app: AppContext) -> None:
+        """Nothing to close."""
+
+    async def handle(self, request: HttpRequest) -> Answer:
         """Answer one call. Raises :class:`HttpError` for input that gets a 4xx."""
+        path_action = request.path
+        if not path_action:
+            raise HttpError(404, "not_found", "the URL must be {prefix}/{actionName}")
+        body = request.body
+        request_id = request.request_id
         auth = self.auth
         auth_missing = False
         if auth is not None:
-            verdict = auth.check(authorization)
+            verdict = auth.check(_authorization(request.headers))
             if verdict is AuthResult.INVALID:
                 raise HttpError(401, "unauthorized", "the API key in Authorization is not valid")
             if verdict is AuthResult.MISSING:
@@ -83,8 +115,8 @@ class NuguEndpoint:
         session = context.session if context is not None else None
         if auth_missing and (session is None or not session.is_play_builder_request):
             raise HttpError(401, "unauthorized", "missing Authorization header (token <API key>)")
-        action = path_action or body_action
-        if path_action and path_action != body_action:
+        action = path_action
+        if path_action != body_action:
             logger.warning(
                 "URL action %r differs from action.actionName %r; using the URL's",
                 path_action,
@@ -99,7 +131,9 @@ class NuguEndpoint:
             if wire_params:
                 for key, p in wire_params.items():
                     params[key] = p.value if p is not None else None
-            result = await self.play.call(ActionRequest(action, params, request_id=request_id))
+            result = await self.play.call(
+                ActionRequest(action, params, request_id=request_id), None, self.settings
+            )
             near = difflib.get_close_matches(action, list(self.play.specs), n=3, cutoff=0.5)
             logger.error(
                 "unknown action %r: answered %s so the Dialog Manager plays the failure "
@@ -109,11 +143,11 @@ class NuguEndpoint:
                 ", ".join(near) or "none",
                 extra={"request_id": request_id, "action": action},
             )
-            return (
+            # Logged here, with the nearest names: the answer carries no error to log again.
+            return Answer(
                 _encode(version, result),
-                UNKNOWN_ACTION_LABEL,
-                result.result_code,
-                result.error,
+                label=UNKNOWN_ACTION_LABEL,
+                result_code=result.result_code,
             )
         params = spec.template.copy()
         types: dict[str, str | None] = {}
@@ -132,7 +166,7 @@ class NuguEndpoint:
         event = req.event
         interfaces = context.supported_interfaces if context is not None else None
         profile = req.profile
-        request = ActionRequest(
+        call = ActionRequest(
             action,
             params,
             types,
@@ -149,9 +183,14 @@ class NuguEndpoint:
             request_id,
             self.app,
         )
-        request.plain = plain
-        result = await self.play.call(request, spec)
-        return _encode(version, result), action, result.result_code, result.error
+        call.plain = plain
+        result = await self.play.call(call, spec, self.settings)
+        return Answer(
+            _encode(version, result),
+            label=action,
+            result_code=result.result_code,
+            error=result.error,
+        )
 
 
 _encode_response = wire.response_encoder.encode

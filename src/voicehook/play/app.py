@@ -357,11 +357,22 @@ class Play:
 
     # -- the call ------------------------------------------------------------------------
 
-    async def call(self, request: ActionRequest, spec: ActionSpec | None = None) -> ActionResult:
-        """Run the action's handler and build the result. Never raises for handler errors."""
+    async def call(
+        self,
+        request: ActionRequest,
+        spec: ActionSpec | None = None,
+        settings: RuntimeSettings | None = None,
+    ) -> ActionResult:
+        """Run the action's handler and build the result. Never raises for handler errors.
+
+        ``spec`` is the action's spec when the caller already looked it up; ``settings``
+        overrides the play's own runtime settings for this call (a server's ``--deadline``),
+        so that serving a play never changes the play object.
+        """
         if spec is None:
             spec = self._specs.get(request.action)
-        settings = self.settings
+        if settings is None:
+            settings = self.settings
         if spec is None:
             return ActionResult(
                 settings.unknown_action_code,
@@ -393,7 +404,7 @@ class Play:
             if handler.simple:
                 result = await handler.fn(request)
             else:
-                result = await self._invoke(handler, request)
+                result = await self._invoke(handler, request, settings)
         except BaseException as exc:  # re-raised below unless the deadline caused it
             failure = exc
         watch.due.pop(key, None)
@@ -419,7 +430,7 @@ class Play:
                     break  # a number, an undeclared key: the general path handles it
             else:
                 return ActionResult("OK", output, [], None)
-        return await self._finish(spec, request, result, failure)
+        return await self._finish(spec, request, result, failure, settings)
 
     async def _finish(
         self,
@@ -427,9 +438,9 @@ class Play:
         request: ActionRequest,
         result: object,
         failure: BaseException | None,
+        settings: RuntimeSettings,
     ) -> ActionResult:
         """Turn any handler outcome into a result: codes, errors, directives, state."""
-        settings = self.settings
         code = "OK"
         error = None
         directives: list[dict[str, Any]] = []
@@ -481,7 +492,7 @@ class Play:
             output[k] = v if v is None or type(v) is str else to_output_value(v)
         if changes:
             try:
-                self._apply_changes(spec, output, changes)
+                _apply_changes(spec, output, changes, settings.output_policy == "strict")
             except OutputTypeError as exc:
                 code = settings.failure_code
                 error = str(exc)
@@ -508,7 +519,9 @@ class Play:
                 )
         return ActionResult(code, output, directives, error)
 
-    async def _invoke(self, handler: HandlerInfo, request: ActionRequest) -> object:
+    async def _invoke(
+        self, handler: HandlerInfo, request: ActionRequest, settings: RuntimeSettings
+    ) -> object:
         args: tuple[object, ...] = (request,) if handler.pass_request else ()
         kwargs = (
             {name: request.params.get(name) for name in handler.inject} if handler.inject else {}
@@ -517,32 +530,30 @@ class Play:
             return await handler.fn(*args, **kwargs)
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
-                max_workers=self.settings.threads, thread_name_prefix="voicehook-handler"
+                max_workers=settings.threads, thread_name_prefix="voicehook-handler"
             )
         loop = asyncio.get_running_loop()
         ctx = contextvars.copy_context()
         call = functools.partial(ctx.run, handler.fn, *args, **kwargs)
         return await loop.run_in_executor(self._executor, call)
 
-    def _apply_changes(
-        self, spec: ActionSpec, out: dict[str, str | None], changes: Mapping[str, object]
-    ) -> None:
-        strict = self.settings.output_policy == "strict"
-        template = spec.template
-        for key, value in changes.items():
-            if key not in out and key not in template:
-                spec.warn_once(
-                    f"key:{key}",
-                    "action %r returned output key %r that is not one of its parameters; "
-                    "declare it in the play definition",
-                    spec.name,
-                    key,
-                )
-            out[key] = (
-                value
-                if value is None or type(value) is str
-                else to_output_value(value, strict=strict)
+
+def _apply_changes(
+    spec: ActionSpec, out: dict[str, str | None], changes: Mapping[str, object], strict: bool
+) -> None:
+    template = spec.template
+    for key, value in changes.items():
+        if key not in out and key not in template:
+            spec.warn_once(
+                f"key:{key}",
+                "action %r returned output key %r that is not one of its parameters; "
+                "declare it in the play definition",
+                spec.name,
+                key,
             )
+        out[key] = (
+            value if value is None or type(value) is str else to_output_value(value, strict=strict)
+        )
 
 
 def _echo(params: Mapping[str, Any]) -> dict[str, str | None]:

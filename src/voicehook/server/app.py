@@ -11,22 +11,19 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from voicehook.errors import HttpError, error_body
+from voicehook.http import JSON, Answer, HttpRequest, Message, Receive, Scope, Send
 from voicehook.nugu.auth import TokenAuth
-from voicehook.nugu.endpoint import UNKNOWN_ACTION_LABEL, NuguEndpoint
+from voicehook.nugu.endpoint import NuguChannel
 from voicehook.play.app import Play, RuntimeSettings
 from voicehook.play.context import AppContext
 from voicehook.server.config import Settings
 from voicehook.server.metrics import Metrics
+from voicehook.server.routing import Route, RouteTable
 from voicehook.upstream import HttpClient
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 logger = logging.getLogger("voicehook.server")
 _perf = time.perf_counter
@@ -45,22 +42,50 @@ def _json_media_type(value: bytes) -> bool:
     )
 
 
-class VoicehookApp:
-    """One ASGI application serving a play (see :func:`create_app`)."""
+def runtime_settings(play: Play, settings: Settings) -> RuntimeSettings:
+    """The runtime settings of the play's calls when served with ``settings``: the
+    server's deadline, codes and output policy over the play's thread and slow-call
+    settings. The play object itself is not changed."""
+    rs = play.settings
+    return RuntimeSettings(
+        deadline=settings.deadline,
+        failure_code=settings.failure_code,
+        timeout_code=settings.timeout_code,
+        unknown_action_code=settings.unknown_action_code,
+        output_policy="strict" if settings.output_policy == "strict" else "stringify",
+        threads=rs.threads,
+        slow_warning=rs.slow_warning,
+    )
 
-    def __init__(self, play: Play, settings: Settings, store: Any = None) -> None:
+
+class VoicehookApp:
+    """One ASGI application serving a play on its channels (see :func:`create_app`).
+
+    The server owns framing: the route table picks a channel by path, then the method
+    (405), the content type (415), the body size (413) and the request id are handled here,
+    and the channel gets one :class:`~voicehook.http.HttpRequest`.
+    """
+
+    def __init__(
+        self,
+        play: Play,
+        settings: Settings,
+        store: Any = None,
+        routes: Iterable[Route] = (),
+    ) -> None:
         self.play = play
         self.settings = settings
+        self.runtime = runtime_settings(play, settings)
         self.metrics = Metrics()
         self._store_url = settings.store
         self.context = AppContext(play.name, store=store)
         self._owns_store = store is None
         self._ping_store = store is not None or bool(settings.store)
         auth = TokenAuth(settings.api_keys, settings.play_builder) if settings.api_keys else None
-        self.nugu = NuguEndpoint(play, self.context, auth)
+        self.nugu = NuguChannel(play, self.context, auth, self.runtime)
         prefix = settings.prefix
-        self._action_prefix = prefix + "/"
-        self._prefix_len = len(self._action_prefix)
+        self.routes = RouteTable([*routes, Route(prefix, self.nugu)])
+        self.routes.check_actions(play.specs)
         self._health_paths = frozenset({"/health", prefix + "/health"})
         self._metrics_paths = frozenset({"/metrics", prefix + "/metrics"})
         self._reserved = self._health_paths | self._metrics_paths
@@ -72,6 +97,14 @@ class VoicehookApp:
         self._ids = itertools.count(1)
         self.started = False
 
+    @property
+    def channels(self) -> list[Any]:
+        """Every mounted channel, once each."""
+        seen: dict[int, Any] = {}
+        for route in self.routes.routes:
+            seen.setdefault(id(route.channel), route.channel)
+        return list(seen.values())
+
     # -- ASGI entry ----------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -80,14 +113,14 @@ class VoicehookApp:
             root = scope.get("root_path")
             if root and path.startswith(root):  # mounted under a prefix (Starlette, FastAPI)
                 path = path[len(root) :]
-            if (
-                scope["method"] == "POST"
-                and path.startswith(self._action_prefix)
-                and path not in self._reserved
-            ):
-                await self._action(path[self._prefix_len :], scope, receive, send)
-            else:
-                await self._http(path, scope, send)
+            if path not in self._reserved:
+                found = self.routes.match(path)
+                if found is not None:
+                    route, tail = found
+                    if scope["method"] in route.channel.methods:
+                        await self._dispatch(route, tail, scope, receive, send)
+                        return
+            await self._http(path, scope, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "websocket":
@@ -119,6 +152,8 @@ class VoicehookApp:
             ctx.http = HttpClient(timeout=self.settings.upstream_timeout)
             await ctx.http.open()
         await self.play.startup(ctx)
+        for channel in self.channels:
+            await channel.startup(ctx)
         for problem in self.play.problems():
             logger.warning("play %r: %s", self.play.name, problem)
         self.started = True
@@ -126,6 +161,11 @@ class VoicehookApp:
     async def shutdown(self) -> None:
         """Run the play's shutdown hooks, then close what startup opened."""
         ctx = self.context
+        for channel in reversed(self.channels):
+            try:
+                await channel.shutdown(ctx)
+            except Exception:
+                logger.exception("shutdown of the %s channel failed", channel.name)
         await self.play.shutdown(ctx)
         if ctx.http is not None:
             await ctx.http.aclose()
@@ -159,7 +199,7 @@ class VoicehookApp:
     # -- HTTP ----------------------------------------------------------------------------
 
     async def _http(self, path: str, scope: Scope, send: Send) -> None:
-        """Everything but an action call: health, metrics, wrong methods, unknown paths."""
+        """Everything but a channel call: health, metrics, wrong methods, unknown paths."""
         method: str = scope["method"]
         if path in self._health_paths:
             if method in ("GET", "HEAD"):
@@ -180,14 +220,25 @@ class VoicehookApp:
             else:
                 await self._error(send, HttpError(405, "method_not_allowed", "use GET"), "", b"GET")
             return
-        if path.startswith(self._action_prefix) or (
-            self.settings.prefix and path == self.settings.prefix
-        ):
+        found = self.routes.match(path)
+        route = found[0] if found is not None else self.routes.under(path)
+        if route is not None:
+            channel = route.channel
+            if method in channel.methods:  # under the channel's prefix, but not a route
+                await self._error(
+                    send,
+                    HttpError(
+                        404, "not_found", f"the {channel.name} channel answers {route.pattern}"
+                    ),
+                    "",
+                )
+                return
+            allowed = ", ".join(sorted(channel.methods))
             await self._error(
                 send,
-                HttpError(405, "method_not_allowed", "NUGU actions take POST"),
+                HttpError(405, "method_not_allowed", f"the {channel.name} channel takes {allowed}"),
                 "",
-                b"POST",
+                allowed.encode(),
             )
             return
         await self._error(send, HttpError(404, "not_found", f"no route for {path[:200]!r}"), "")
@@ -197,29 +248,29 @@ class VoicehookApp:
             return value.decode()
         return f"{self._id_prefix}-{next(self._ids):x}"
 
-    async def _action(self, action: str, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _dispatch(
+        self, route: Route, tail: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Frame one channel call (content type, body cap, request id) and answer it."""
         started = _perf()
-        content_length = content_type = authorization = rid_header = None
-        for name, value in scope["headers"]:
+        content_length = content_type = rid_header = None
+        headers = scope["headers"]
+        for name, value in headers:
             if name == b"content-type":
                 content_type = value
             elif name == b"content-length":
                 content_length = value
-            elif name == b"authorization":
-                authorization = value
             elif name == b"x-request-id":
                 rid_header = value
         if rid_header is None:
             request_id = f"{self._id_prefix}-{next(self._ids):x}"
-            headers = [_CT_JSON]
+            out_headers = [_CT_JSON]
         else:
             request_id = self._request_id(rid_header)
-            headers = [_CT_JSON, (b"x-request-id", request_id.encode())]
+            out_headers = [_CT_JSON, (b"x-request-id", request_id.encode())]
         metrics = self.metrics
         metrics.in_flight += 1
         try:
-            if not action or "/" in action:
-                raise HttpError(404, "not_found", "the URL must be {prefix}/{actionName}")
             if (
                 content_type is not None
                 and content_type != b"application/json"
@@ -241,7 +292,9 @@ class VoicehookApp:
                     )
             else:
                 body = await self._read_more(message, receive)
-            outcome = await self.nugu.handle(action, body, authorization, request_id)
+            answer: Answer = await route.channel.handle(
+                HttpRequest(scope["method"], tail, headers, body, request_id)
+            )
         except HttpError as exc:
             metrics.in_flight -= 1
             metrics.rejected(exc.code, exc.status)
@@ -265,35 +318,43 @@ class VoicehookApp:
             )
             return
         metrics.in_flight -= 1
-        body_out, label, result_code, error = outcome
-        headers.append((b"content-length", str(len(body_out)).encode()))
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        body_out = answer.body
+        if answer.content_type is not JSON:
+            out_headers[0] = (b"content-type", answer.content_type)
+        if answer.headers:
+            out_headers.extend(answer.headers)
+        out_headers.append((b"content-length", str(len(body_out)).encode()))
+        status = answer.status
+        await send({"type": "http.response.start", "status": status, "headers": out_headers})
         await send({"type": "http.response.body", "body": body_out})
         elapsed = _perf() - started
-        metrics.observe(label, result_code, 200, elapsed)
-        if error is not None and label != UNKNOWN_ACTION_LABEL:
+        label = answer.label
+        metrics.observe(label, answer.result_code, status, elapsed)
+        if answer.error is not None:
             logger.warning(
-                "action %r answered %s: %s",
+                "%s %r answered %s: %s",
+                route.channel.name,
                 label,
-                result_code,
-                error,
+                answer.result_code,
+                answer.error,
                 extra={"request_id": request_id, "action": label},
             )
         if self._access_log:
             access_logger.info(
                 "%s %s",
                 label,
-                result_code,
+                answer.result_code,
                 extra={
                     "request_id": request_id,
+                    "channel": route.channel.name,
                     "action": label,
-                    "result_code": result_code,
+                    "result_code": answer.result_code,
                     "ms": round(elapsed * 1000, 3),
                 },
             )
-        elif elapsed > self.play.settings.slow_warning:
+        elif elapsed > self.runtime.slow_warning:
             logger.warning(
-                "slow action %r: %.0f ms",
+                "slow call %r: %.0f ms",
                 label,
                 elapsed * 1000,
                 extra={"request_id": request_id, "action": label},
@@ -391,21 +452,14 @@ def create_app(
     settings: Settings | None = None,
     *,
     store: Any = None,
+    routes: Iterable[Route] = (),
 ) -> VoicehookApp:
-    """The ASGI application serving ``play`` as a NUGU Backend proxy.
+    """The ASGI application serving ``play`` as a NUGU Backend proxy, plus ``routes``.
 
     Mount it in Starlette/FastAPI or run it with any ASGI server; ``voicehook serve`` runs it
     with uvicorn. ``store`` overrides ``settings.store`` with an already-built store object.
+    ``routes`` mounts more channels (:class:`~voicehook.server.routing.Route`) next to the
+    NUGU route at ``{prefix}/{actionName}``. The play object is not changed: the server's
+    deadline and codes apply to the calls it serves (:func:`runtime_settings`).
     """
-    settings = settings or Settings()
-    rs = play.settings
-    play.settings = RuntimeSettings(
-        deadline=settings.deadline,
-        failure_code=settings.failure_code,
-        timeout_code=settings.timeout_code,
-        unknown_action_code=settings.unknown_action_code,
-        output_policy="strict" if settings.output_policy == "strict" else "stringify",
-        threads=rs.threads,
-        slow_warning=rs.slow_warning,
-    )
-    return VoicehookApp(play, settings, store=store)
+    return VoicehookApp(play, settings or Settings(), store=store, routes=routes)
