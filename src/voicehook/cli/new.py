@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from voicehook.cli.words import plain
+
 PLAY_YAML = """\
 name: {name}
 invocation: {invocation}
@@ -134,7 +136,7 @@ def test_conversations() -> None:
 
 
 def add_parser(sub: Any, name: str, help_text: str) -> None:
-    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=__doc__)
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=plain(__doc__))
     p.add_argument("directory", help="where to create the play (must not exist or be empty)")
     p.add_argument("--name", help="play name (letters, digits, _ and -; default: the folder)")
     p.add_argument("--invocation", default="인사 도우미", help="invocation name (호출 이름)")

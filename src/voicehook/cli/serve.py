@@ -40,7 +40,11 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
     )
     p.add_argument("--max-body", type=int, help="request body cap in bytes (default 1 MiB)")
     p.add_argument("--deadline", type=float, help="handler deadline in seconds (default 3)")
-    p.add_argument("--store", help="state store URL: memory://, sqlite:///path.db, redis://h:p/db")
+    p.add_argument(
+        "--store",
+        help="state store URL: memory://, sqlite:///path.db, redis://h:p/db "
+        "(default: SQLite at ./voicehook-state.db, created on first use)",
+    )
     p.add_argument("--access-log", action="store_true", default=None, help="log every call")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.add_argument("--config", help="a TOML file with settings ([voicehook] table)")

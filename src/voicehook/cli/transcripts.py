@@ -1,5 +1,7 @@
 """``voicehook test TRANSCRIPTS.yaml``: run scripted conversations and check expectations.
 
+A play folder stands for its ``transcripts.yaml`` (``voicehook test examples/weather``).
+
 Exits 0 when every conversation passed, 1 when one failed (with a diff of expected and got),
 and 2 when a file or the play cannot be loaded.
 """
@@ -10,10 +12,12 @@ import argparse
 import asyncio
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from voicehook.cli.loading import TargetError
 from voicehook.cli.simulate import Style, format_turn
+from voicehook.cli.words import count
 from voicehook.play import DefinitionError
 from voicehook.testing import shared_tokenizer
 from voicehook.testing.transcripts import TranscriptError, arun_transcripts
@@ -21,7 +25,11 @@ from voicehook.testing.transcripts import TranscriptError, arun_transcripts
 
 def add_parser(sub: Any, name: str, help_text: str) -> None:
     p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
-    p.add_argument("transcripts", nargs="+", help="transcript YAML files")
+    p.add_argument(
+        "transcripts",
+        nargs="+",
+        help="transcript YAML files, or play folders (their transcripts.yaml)",
+    )
     p.add_argument(
         "--backend",
         metavar="URL",
@@ -32,13 +40,32 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
     p.add_argument("--seed", type=int, help="seed for random prompt choice")
 
 
+def transcript_file(given: str) -> Path:
+    """The transcript file for an argument: the file, or a play folder's transcripts.yaml."""
+    path = Path(given)
+    if not path.is_dir():
+        return path
+    for name in ("transcripts.yaml", "transcripts.yml"):
+        if (path / name).is_file():
+            return path / name
+    raise TranscriptError(
+        f"{given}: a folder without transcripts.yaml; name a transcript file instead"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     style = Style(sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     overrides: dict[str, Any] = {}
     if args.seed is not None:
         overrides["seed"] = args.seed
     worst = 0
-    for path in args.transcripts:
+    for given in args.transcripts:
+        try:
+            path = transcript_file(given)
+        except TranscriptError as exc:
+            print(f"voicehook test: {exc}", file=sys.stderr)
+            worst = 2
+            continue
         try:
             report = asyncio.run(
                 arun_transcripts(
@@ -55,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         for conv in report.conversations:
             mark = style.green("PASS") if conv.passed else style.red("FAIL")
-            print(f"{mark} {conv.name} ({len(conv.turns)} turns)")
+            print(f"{mark} {conv.name} ({count(len(conv.turns), 'turn')})")
             if args.verbose:
                 for i, turn in enumerate(conv.turns, 1):
                     said = turn.text if turn.kind == "user" else turn.kind
