@@ -31,6 +31,14 @@ access_logger = logging.getLogger("voicehook.access")
 
 _CT_JSON = (b"content-type", b"application/json")
 _JSON = [_CT_JSON]
+#: The answer to a call that arrives before the app's startup ran.
+NOT_STARTED = (
+    "the voicehook app was not started: its ASGI lifespan did not run, so the store, the "
+    "HTTP client and the play's startup hooks are not there. Mounted inside another app "
+    "(Starlette, FastAPI), mounted apps get no lifespan events: call `await app.startup()` "
+    "and `await app.shutdown()` from the host app's lifespan (docs/backend-proxy.md, "
+    "'Mounting in another ASGI app'). Under uvicorn, do not pass --lifespan off."
+)
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 _REQUEST_ID_OK = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
@@ -96,6 +104,7 @@ class VoicehookApp:
         self._id_prefix = os.urandom(3).hex()
         self._ids = itertools.count(1)
         self.started = False
+        self._said_not_started = False
 
     @property
     def channels(self) -> list[Any]:
@@ -118,6 +127,9 @@ class VoicehookApp:
                 if found is not None:
                     route, tail = found
                     if scope["method"] in route.channel.methods:
+                        if not self.started:
+                            await self._not_started(send)
+                            return
                         await self._dispatch(route, tail, scope, receive, send)
                         return
             await self._http(path, scope, send)
@@ -389,6 +401,13 @@ class VoicehookApp:
             if not message.get("more_body", False):
                 return b"".join(chunks)
             message = await receive()
+
+    async def _not_started(self, send: Send) -> None:
+        """A call before startup: the host app did not forward the ASGI lifespan."""
+        if not self._said_not_started:
+            self._said_not_started = True
+            logger.error("%s", NOT_STARTED)
+        await self._error(send, HttpError(503, "not_started", NOT_STARTED), "")
 
     async def _error(
         self, send: Send, exc: HttpError, request_id: str, allow: bytes | None = None
