@@ -21,6 +21,7 @@ from voicehook.nugu.endpoint import NuguChannel
 from voicehook.play.app import Play, RuntimeSettings
 from voicehook.play.context import AppContext
 from voicehook.server.config import Settings
+from voicehook.server.logs import REQUEST_ID
 from voicehook.server.metrics import Metrics
 from voicehook.server.routing import Route, RouteTable
 from voicehook.upstream import HttpClient
@@ -304,9 +305,13 @@ class VoicehookApp:
                     )
             else:
                 body = await self._read_more(message, receive)
-            answer: Answer = await route.channel.handle(
-                HttpRequest(scope["method"], tail, headers, body, request_id)
-            )
+            rid_token = REQUEST_ID.set(request_id)  # handlers' own log records carry it
+            try:
+                answer: Answer = await route.channel.handle(
+                    HttpRequest(scope["method"], tail, headers, body, request_id)
+                )
+            finally:
+                REQUEST_ID.reset(rid_token)
         except HttpError as exc:
             metrics.in_flight -= 1
             metrics.rejected(exc.code, exc.status)
@@ -362,6 +367,8 @@ class VoicehookApp:
                     "action": label,
                     "result_code": answer.result_code,
                     "ms": round(elapsed * 1000, 3),
+                    # the peer, or the X-Forwarded-For client with serve --proxy-headers
+                    "client": (scope.get("client") or ("-",))[0],
                 },
             )
         elif elapsed > self.runtime.slow_warning:
