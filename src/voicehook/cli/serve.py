@@ -78,8 +78,7 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
     p.add_argument(
         "--debug-bodies",
         action="store_true",
-        help="log every request and response body (development only: bodies hold what "
-        "users said)",
+        help="log every request and response body (development only: bodies hold what users said)",
     )
 
 

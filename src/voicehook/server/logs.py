@@ -170,6 +170,4 @@ class DebugBodies:
         await self.app(scope, receive_and_keep, send_and_keep)
         extra = {"request_id": rid, "method": scope["method"], "path": scope["path"]}
         self.log.info("request body: %s", self._text(bytes(request)), extra=extra)
-        self.log.info(
-            "response body (%d): %s", status, self._text(bytes(response)), extra=extra
-        )
+        self.log.info("response body (%d): %s", status, self._text(bytes(response)), extra=extra)
