@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+import msgspec
+
 from voicehook.errors import HttpError
 
 if TYPE_CHECKING:
@@ -46,7 +48,7 @@ Headers = Sequence[tuple[bytes, bytes]]
 JSON = b"application/json"
 
 
-class HttpRequest:
+class HttpRequest(msgspec.Struct, gc=False):
     """One HTTP call as a channel sees it, after the server's framing checks.
 
     - ``method``: ``"POST"``, ``"GET"``, ...
@@ -55,18 +57,15 @@ class HttpRequest:
     - ``headers``: every header, raw. Read one with :meth:`header`.
     - ``body``: the whole body (under the size cap), not decoded.
     - ``request_id``: the id every log line about this call carries.
+
+    A msgspec Struct because it is built for every call: construction runs in C.
     """
 
-    __slots__ = ("body", "headers", "method", "path", "request_id")
-
-    def __init__(
-        self, method: str, path: str, headers: Headers, body: bytes, request_id: str
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.headers = headers
-        self.body = body
-        self.request_id = request_id
+    method: str
+    path: str
+    headers: Headers
+    body: bytes
+    request_id: str
 
     def header(self, name: bytes) -> bytes | None:
         """The value of header ``name`` (lower-case bytes), or None when absent.
@@ -85,7 +84,7 @@ class HttpRequest:
         return found
 
 
-class Answer:
+class Answer(msgspec.Struct, gc=False):
     """What a channel answers. The server sends it and counts it in the metrics.
 
     - ``body`` / ``status`` / ``content_type``: the HTTP answer.
@@ -95,34 +94,17 @@ class Answer:
       set of labels bounded.
     - ``result_code``: the outcome for metrics and logs (``"OK"``, an exception code).
     - ``error``: why the call failed, for the log only (never sent).
+
+    A msgspec Struct because it is built for every call: construction runs in C.
     """
 
-    __slots__ = ("body", "content_type", "error", "headers", "label", "result_code", "status")
-
-    def __init__(
-        self,
-        body: bytes,
-        *,
-        status: int = 200,
-        label: str = "",
-        result_code: str = "",
-        error: str | None = None,
-        content_type: bytes = JSON,
-        headers: Headers = (),
-    ) -> None:
-        self.body = body
-        self.status = status
-        self.label = label
-        self.result_code = result_code
-        self.error = error
-        self.content_type = content_type
-        self.headers = headers
-
-    def __repr__(self) -> str:
-        return (
-            f"Answer(status={self.status}, label={self.label!r}, "
-            f"result_code={self.result_code!r}, body={self.body[:60]!r})"
-        )
+    body: bytes
+    status: int = 200
+    label: str = ""
+    result_code: str = ""
+    error: str | None = None
+    content_type: bytes = JSON
+    headers: Headers = ()
 
 
 class Channel(Protocol):

@@ -18,6 +18,7 @@ from tests.state._pizza import make_play
 from voicehook.dialog import DialogEngine
 from voicehook.dialog.nlu import SimpleTokenizer
 from voicehook.dialog.runtime import DialogRuntime
+from voicehook.nugu.caller import NuguCaller
 from voicehook.server import InProcessBackend
 from voicehook.store import open_store
 
@@ -26,7 +27,9 @@ async def main(url: str) -> None:
     store = open_store(url)
     await store.open()
     play = make_play()
-    engine = DialogEngine(play.definition, InProcessBackend(play), tokenizer=SimpleTokenizer())
+    engine = DialogEngine(
+        play.definition, NuguCaller(InProcessBackend(play)), tokenizer=SimpleTokenizer()
+    )
     runtime = DialogRuntime(engine, store, ttl=600)
     loop = asyncio.get_running_loop()
     print(json.dumps({"ready": os.getpid()}), flush=True)

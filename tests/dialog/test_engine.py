@@ -10,7 +10,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from voicehook.dialog.backend import BackendReply
 from voicehook.dialog.engine import (
     DeviceEvent,
     DialogEngine,
@@ -20,6 +19,7 @@ from voicehook.dialog.engine import (
 )
 from voicehook.dialog.nlu import SimpleTokenizer
 from voicehook.dialog.session import (
+    DeviceState,
     DialogState,
     ExceptionWait,
     ListenWait,
@@ -27,6 +27,8 @@ from voicehook.dialog.session import (
     decode_state,
     encode_state,
 )
+from voicehook.nugu.backend import BackendReply
+from voicehook.nugu.caller import NuguCaller
 from voicehook.play import ActionRequest, Play, PlayError, Reply, load_definition
 from voicehook.server.inprocess import InProcessBackend
 
@@ -108,6 +110,7 @@ class Talk:
     def __init__(self, engine: DialogEngine) -> None:
         self.engine = engine
         self.state: DialogState = engine.new_state()
+        self.device = DeviceState()
         self.results: list[TurnResult] = []
 
     async def say(self, text: str) -> TurnResult:
@@ -117,8 +120,8 @@ class Talk:
         return await self._run(DeviceEvent(name, fields))
 
     async def _run(self, inp: Any) -> TurnResult:
-        result = await self.engine.turn(self.state, inp)
-        self.state = result.state
+        result = await self.engine.turn(self.state, inp, device=self.device)
+        self.state, self.device = result.state, result.device
         self.results.append(result)
         return result
 
@@ -136,7 +139,7 @@ async def talk_factory(script: Script) -> Any:
         base = {"seed": 7, **settings}
         engine = DialogEngine(
             DEFINITION,
-            backend if backend is not None else InProcessBackend(script.play()),
+            NuguCaller(backend if backend is not None else InProcessBackend(script.play())),
             settings=EngineSettings(**base),
             tokenizer=TOKENIZER,
         )
@@ -392,14 +395,15 @@ async def test_ok_contract_violations_are_recorded(talk_factory: Any) -> None:
     r = await talk_factory(backend).say("서울 날씨 알려줘")
     assert r.prompt_source == "response"
     assert r.state.params["weather"] == "3"
-    assert any("missing keys" in v and "month" in v for v in r.violations)
-    assert any("'weather' is int" in w for w in r.warnings)
+    # The NUGU answer rules (voicehook.nugu.answer), the same the checker applies.
+    assert any("lacks key 'month'" in v for v in r.violations)
+    assert any("output['weather'] is a number" in v for v in r.violations)
 
 
 async def test_ok_without_output_is_a_violation(talk_factory: Any) -> None:
     backend = RawBackend(BackendReply(status=200, body=b'{"version":"2.0","resultCode":"OK"}'))
     r = await talk_factory(backend).say("서울 날씨 알려줘")
-    assert any("without output" in v for v in r.violations)
+    assert any("resultCode is OK but there is no 'output'" in v for v in r.violations)
 
 
 # --------------------------------------------------------------------------- exceptions
@@ -479,16 +483,16 @@ async def test_undeclared_code_gives_the_failure_prompt(talk_factory: Any, scrip
     ("reply", "why"),
     [
         (BackendReply(status=200, body=b'{"resultCode":"","output":{}}'), "empty"),
-        (BackendReply(status=200, body=b'{"resultCode":null,"output":{}}'), "string"),
+        (BackendReply(status=200, body=b'{"resultCode":null,"output":{}}'), "resultCode is null"),
         (BackendReply(status=200, body=b'{"resultCode":"ok","output":{}}'), "neither"),
-        (BackendReply(status=200, body=b'{"output":{}}'), "no resultCode"),
-        (BackendReply(status=500, body=b'{"resultCode":"OK","output":{}}'), "HTTP status 500"),
-        (BackendReply(status=404, body=b"not found"), "HTTP status 404"),
-        (BackendReply(status=200, body=b"<html>"), "not valid JSON"),
+        (BackendReply(status=200, body=b'{"output":{}}'), "no 'resultCode'"),
+        (BackendReply(status=500, body=b'{"resultCode":"OK","output":{}}'), "HTTP 500"),
+        (BackendReply(status=404, body=b"not found"), "HTTP 404"),
+        (BackendReply(status=200, body=b"<html>"), "the body is not JSON"),
         (BackendReply(status=200, body=b"[1]"), "not a JSON object"),
         (
             BackendReply(status=200, body=b'{"resultCode":"OK","output":{},"directives":{}}'),
-            "directives must be a list",
+            "directives is an object, not an array",
         ),
         (BackendReply(error="ClientConnectorError: refused"), "refused"),
     ],
@@ -561,7 +565,7 @@ async def test_directive_ends_the_session_and_updates_the_player(
     assert r.prompt == "봄노래 틀어 드릴게요." and r.directive_types == ["AudioPlayer.Play"]
     assert r.session_ended and r.prompt_type == "end"
     assert any("allow_wait_with_directives" in w for w in r.warnings)
-    assert r.state.audio.player_activity == "PLAYING" and r.state.audio.token == "t1"
+    assert r.device.audio.player_activity == "PLAYING" and r.device.audio.token == "t1"
 
     script.queue("music.finished", Reply(directives=[{"type": "AudioPlayer.Stop"}]))
     e = await talk.event("PlaybackFinished", offsetInMilliseconds=180000)
@@ -579,7 +583,7 @@ async def test_directive_ends_the_session_and_updates_the_player(
     }
     assert req["context"]["session"]["isNew"] is True
     assert e.prompt is None and e.directive_types == ["AudioPlayer.Stop"] and e.session_ended
-    assert e.state.audio.player_activity == "STOPPED"
+    assert e.device.audio.player_activity == "STOPPED"
     assert script.requests[-1].event_type == "AudioPlayer.PlaybackFinished"
 
 
@@ -589,21 +593,21 @@ async def test_wait_with_directives_allowed_by_setting(talk_factory: Any, script
     )
     r = await talk_factory(allow_wait_with_directives=True).say("음악 틀어줘")
     assert r.prompt_type == "wait" and not r.session_ended
-    assert r.state.audio.player_activity == "PAUSED"
+    assert r.device.audio.player_activity == "PAUSED"
 
 
 async def test_event_without_an_action_does_nothing(talk_factory: Any) -> None:
     talk = talk_factory()
     r = await talk.event("PlaybackStarted", token="x")
     assert r.calls == [] and r.prompt is None and not r.session_ended
-    assert r.state.audio.player_activity == "PLAYING" and r.state.audio.token == "x"
+    assert r.device.audio.player_activity == "PLAYING" and r.device.audio.token == "x"
     assert r.state.sessions == 0 and not r.state.active
     assert any("no action has the trigger event" in w for w in r.warnings)
     # It does not disturb an open session either.
     await talk.say("날씨 알려줘")
     r2 = await talk.event("PlaybackPaused")
     assert r2.state.waiting == SlotWait("answer.weather", "location", 1)
-    assert r2.state.audio.player_activity == "PAUSED"
+    assert r2.device.audio.player_activity == "PAUSED"
 
 
 async def test_npk_player_activity_in_branch_conditions(talk_factory: Any) -> None:
@@ -652,3 +656,26 @@ def test_settings_from_play_yaml_report_unknown_keys() -> None:
     assert unknown == ["other"]
     with pytest.raises(ValueError, match="timeout"):
         EngineSettings(timeout=0)
+
+
+async def test_the_device_is_kept_apart_from_the_conversation(
+    talk_factory: Any, script: Script
+) -> None:
+    play = {"type": "AudioPlayer.Play", "audioItem": {"stream": {"url": "u", "token": "t9"}}}
+    script.queue("music.play", Reply({"track": "봄노래"}, directives=[play]))
+    talk = talk_factory()
+    r = await talk.say("음악 틀어줘")
+    assert r.device.audio.player_activity == "PLAYING"
+    assert "audio" not in msgspec.to_builtins(r.state)  # the conversation holds no device
+    before = msgspec.to_builtins(talk.device)
+    # A new conversation on the same device sees the device as it is: the event carries
+    # the device's token.
+    ev = await talk.engine.turn(
+        talk.engine.new_state(), DeviceEvent("PlaybackPaused"), device=talk.device
+    )
+    assert msgspec.to_builtins(talk.device) == before  # the given device is not changed
+    assert ev.event is not None and ev.event["token"] == "t9"
+    assert ev.device.audio.player_activity == "PAUSED"
+    # Without a device the engine starts from an idle one.
+    idle = await talk.engine.turn(talk.engine.new_state(), DeviceEvent("PlaybackPaused"))
+    assert idle.event is not None and "token" not in idle.event

@@ -14,6 +14,7 @@ import pytest
 from voicehook.dialog.engine import DialogEngine, EngineSettings, TurnResult
 from voicehook.dialog.nlu import SimpleTokenizer
 from voicehook.dialog.session import DialogState, ExceptionWait, SlotWait
+from voicehook.nugu.caller import NuguCaller
 from voicehook.play import ActionRequest, Play, PlayError, parse_definition
 from voicehook.server.inprocess import InProcessBackend
 
@@ -104,7 +105,7 @@ class Talk:
     def __init__(self) -> None:
         self.engine = DialogEngine(
             DEFINITION,
-            InProcessBackend(_play()),
+            NuguCaller(InProcessBackend(_play())),
             settings=EngineSettings(seed=1),
             tokenizer=TOKENIZER,
         )

@@ -13,6 +13,7 @@ from voicehook.cli.loading import load_play
 from voicehook.cli.simulate import CommandError, Style, format_turn, parse_line
 from voicehook.dialog.engine import DeviceEvent, DialogEngine, Reset, UserText
 from voicehook.dialog.nlu import SimpleTokenizer
+from voicehook.nugu.caller import NuguCaller
 from voicehook.server.inprocess import InProcessBackend
 
 PLAY_DIR = Path(__file__).parents[1] / "fixtures" / "plays" / "engine"
@@ -35,7 +36,9 @@ def test_parse_line() -> None:
 
 async def test_format_turn_shows_every_part() -> None:
     play = load_play(str(PLAY_DIR))
-    engine = DialogEngine(play.definition, InProcessBackend(play), tokenizer=SimpleTokenizer())
+    engine = DialogEngine(
+        play.definition, NuguCaller(InProcessBackend(play)), tokenizer=SimpleTokenizer()
+    )
     try:
         r = await engine.turn(engine.new_state(), "음악 틀어줘")
     finally:

@@ -17,6 +17,7 @@ import yaml
 from voicehook.cli import main
 from voicehook.cli.loading import load_play
 from voicehook.dialog import DialogEngine
+from voicehook.nugu.caller import NuguCaller
 from voicehook.play import Play
 from voicehook.server import InProcessBackend, Settings
 from voicehook.store import MemoryStore
@@ -262,7 +263,7 @@ async def test_without_a_store_it_warns_and_uses_memory(
 async def test_spoken_prompts_with_the_dialog_engine(quiz: Play) -> None:
     """The whole play: NLU, branches and Korean particles in the prompts."""
     backend = InProcessBackend(quiz, settings=Settings(store="memory://"))
-    engine = DialogEngine(quiz.definition, backend)
+    engine = DialogEngine(quiz.definition, NuguCaller(backend))
     try:
         state = engine.new_state()
         result = await engine.turn(state, "상식 퀴즈에서 퀴즈 시작")

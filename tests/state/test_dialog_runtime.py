@@ -13,6 +13,7 @@ from voicehook.dialog import DialogEngine
 from voicehook.dialog.nlu import SimpleTokenizer
 from voicehook.dialog.runtime import DialogConflict, DialogRuntime
 from voicehook.dialog.session import ExceptionWait, SlotWait
+from voicehook.nugu.caller import NuguCaller
 from voicehook.server import InProcessBackend
 from voicehook.store import ConflictError, MemoryStore
 
@@ -21,7 +22,9 @@ from voicehook.store import ConflictError, MemoryStore
 async def engine() -> Any:
     play = make_play()
     # SimpleTokenizer: no 3-second Kiwi model load per test; enough for this small play.
-    eng = DialogEngine(play.definition, InProcessBackend(play), tokenizer=SimpleTokenizer())
+    eng = DialogEngine(
+        play.definition, NuguCaller(InProcessBackend(play)), tokenizer=SimpleTokenizer()
+    )
     yield eng
     await eng.aclose()
 

@@ -19,8 +19,8 @@ from voicehook.check.report import (
     Group,
     HealthResult,
 )
-from voicehook.check.rules import KINDS, Finding, Kind, check_answer, check_status
 from voicehook.check.runner import BackendUnreachable, check_backend, web_urls
+from voicehook.nugu.answer import KINDS, Finding, Kind, check_answer, check_status
 
 __all__ = [
     "KINDS",

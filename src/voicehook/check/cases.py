@@ -70,6 +70,15 @@ class RequestCase:
     def sends_authorization(self) -> bool:
         return "Authorization" in self.headers
 
+    @property
+    def version(self) -> str | None:
+        value = self.body.get("version")
+        return value if isinstance(value, str) else None
+
+    @property
+    def play_builder(self) -> bool:
+        return self.shape == "play_builder"
+
 
 @dataclass(frozen=True, slots=True)
 class _Variant:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voicehook.check.cases import RequestCase
-from voicehook.check.rules import Finding
+from voicehook.nugu.answer import Finding
 
 #: Version of the JSON schema (docs/check.md). Bumped only on incompatible changes.
 SCHEMA = "voicehook.check/1"

@@ -12,7 +12,7 @@ import msgspec
 
 from voicehook.check.cases import RequestCase, count_requests, plan_requests
 from voicehook.check.report import ActionReport, CaseResult, CheckReport, HealthResult
-from voicehook.check.rules import Finding, check_answer, check_status, timing_findings
+from voicehook.nugu.answer import Finding, check_answer, check_status, timing_findings
 from voicehook.play.app import Play
 from voicehook.play.definition import PlayDefinition
 

@@ -24,7 +24,6 @@ from typing import Any, TextIO
 
 from voicehook.cli.loading import TargetError, load_play
 from voicehook.cli.words import count
-from voicehook.dialog.backend import Backend, HttpBackend
 from voicehook.dialog.engine import (
     DeviceEvent,
     DialogEngine,
@@ -34,7 +33,9 @@ from voicehook.dialog.engine import (
     TurnResult,
     UserText,
 )
-from voicehook.dialog.session import DialogState
+from voicehook.dialog.session import DeviceState, DialogState
+from voicehook.nugu.backend import Backend, HttpBackend
+from voicehook.nugu.caller import NuguCaller
 from voicehook.play import DefinitionError, PlayDefinition, load_definition
 from voicehook.server.inprocess import InProcessBackend
 
@@ -144,13 +145,15 @@ def format_turn(result: TurnResult, *, verbose: bool = False, style: Style | Non
             lines.append(
                 s.dim("          " + _json(result.directives).replace("\n", "\n          "))
             )
-    lines.append(s.dim("  " + describe_state(result.state, ended=result.session_ended)))
+    lines.append(
+        s.dim("  " + describe_state(result.state, result.device, ended=result.session_ended))
+    )
     return "\n".join(lines)
 
 
-def describe_state(state: DialogState, *, ended: bool = False) -> str:
+def describe_state(state: DialogState, device: DeviceState, *, ended: bool = False) -> str:
     """One line about the session: open or ended, what it waits for, the AudioPlayer."""
-    audio = state.audio
+    audio = device.audio
     player = f"AudioPlayer {audio.player_activity}"
     if audio.token:
         player += f" token={audio.token} offset={audio.offset_in_milliseconds}"
@@ -168,11 +171,11 @@ def describe_state(state: DialogState, *, ended: bool = False) -> str:
     return f"session {state.session_id[:8]} open, {what}; {player}"
 
 
-def state_details(state: DialogState) -> str:
-    """The whole state as JSON (``/state``)."""
+def state_details(state: DialogState, device: DeviceState) -> str:
+    """The conversation and the device as JSON (``/state``)."""
     import msgspec
 
-    data = msgspec.to_builtins(state)
+    data = {"conversation": msgspec.to_builtins(state), "device": msgspec.to_builtins(device)}
     return _json(data)
 
 
@@ -242,7 +245,7 @@ def build_engine(args: argparse.Namespace) -> tuple[DialogEngine, str]:
         settings, _ = EngineSettings.from_mapping(definition.settings, **overrides)
         backend = InProcessBackend(play, api_key=args.api_key)
         where = "in-process handlers"
-    return DialogEngine(definition, backend, settings=settings), where
+    return DialogEngine(definition, NuguCaller(backend), settings=settings), where
 
 
 class Session:
@@ -259,6 +262,7 @@ class Session:
     ) -> None:
         self.engine = engine
         self.state = engine.new_state()
+        self.device = DeviceState()
         self.out = out
         self.verbose = verbose
         self.style = style
@@ -284,11 +288,12 @@ class Session:
             self.print(HELP)
             return True
         if inp == "state":
-            self.print(state_details(self.state))
+            self.print(state_details(self.state, self.device))
             return True
         assert not isinstance(inp, str)
-        result = await self.engine.turn(self.state, inp)
+        result = await self.engine.turn(self.state, inp, device=self.device)
         self.state = result.state
+        self.device = result.device
         self.print(format_turn(result, verbose=self.verbose, style=self.style))
         return True
 

@@ -26,10 +26,12 @@ from typing import Any, Protocol
 
 import msgspec
 
-from voicehook.dialog.backend import Backend, HttpBackend
+from voicehook.dialog.caller import ActionCaller
 from voicehook.dialog.engine import DialogEngine, EngineSettings, TurnInput, TurnResult
 from voicehook.dialog.nlu import Nlu, Tokenizer
-from voicehook.dialog.session import DialogState
+from voicehook.dialog.session import DeviceState, DialogState
+from voicehook.nugu.backend import Backend, HttpBackend
+from voicehook.nugu.caller import NuguCaller
 from voicehook.play import Play, PlayDefinition
 from voicehook.server.inprocess import InProcessBackend
 
@@ -96,7 +98,7 @@ class ChannelChoice:
 
 def make_engine(
     definition: PlayDefinition,
-    backend: Backend,
+    caller: ActionCaller,
     *,
     settings: EngineSettings,
     nlu: Nlu | None = None,
@@ -106,7 +108,7 @@ def make_engine(
     """The one place the console builds a :class:`DialogEngine`."""
     return DialogEngine(
         definition,
-        backend,
+        caller,
         settings=settings,
         nlu=nlu,
         tokenizer=tokenizer,
@@ -150,12 +152,14 @@ class NuguAdapter:
         self.name = name
         self.label = label
         self.definition = definition
-        self.backend = backend
         self.backend_url = backend_url
         self.settings = engine_settings(definition, seed)
-        self._tokenizer = tokenizer
-        self._engine = make_engine(definition, backend, settings=self.settings, tokenizer=tokenizer)
+        self.caller = NuguCaller(backend)
+        self._engine = make_engine(
+            definition, self.caller, settings=self.settings, tokenizer=tokenizer
+        )
         self._state = self._engine.new_state()
+        self._device = DeviceState()
 
     @property
     def engine(self) -> DialogEngine:
@@ -164,23 +168,24 @@ class NuguAdapter:
     def reset(self, scope: str) -> None:
         self._engine = make_engine(
             self.definition,
-            self.backend,
+            self.caller,
             settings=self.settings,
             nlu=self._engine.nlu,
             session_scope=scope,
         )
         self._state = self._engine.new_state()
+        self._device = DeviceState()
 
     def state(self) -> dict[str, Any]:
-        return state_view(self._state)
+        return state_view(self._state, self._device)
 
     async def turn(self, user_input: TurnInput) -> dict[str, Any]:
-        result = await self._engine.turn(self._state, user_input)
-        self._state = result.state
+        result = await self._engine.turn(self._state, user_input, device=self._device)
+        self._state, self._device = result.state, result.device
         return turn_view(result)
 
     async def aclose(self) -> None:
-        await self.backend.aclose()
+        await self.caller.aclose()
 
 
 def nugu_choices(
@@ -226,10 +231,9 @@ def nugu_choices(
 # --------------------------------------------------------------------------- views
 
 
-def state_view(state: DialogState) -> dict[str, Any]:
-    """The dialog state as plain JSON."""
-    data: dict[str, Any] = msgspec.to_builtins(state)
-    return data
+def state_view(state: DialogState, device: DeviceState) -> dict[str, Any]:
+    """The conversation and the device as plain JSON."""
+    return {"conversation": msgspec.to_builtins(state), "device": msgspec.to_builtins(device)}
 
 
 def turn_view(result: TurnResult) -> dict[str, Any]:
@@ -267,7 +271,7 @@ def turn_view(result: TurnResult) -> dict[str, Any]:
         "prompt_source": result.prompt_source,
         "directives": list(result.directives),
         "session_ended": result.session_ended,
-        "state": state_view(result.state),
+        "state": state_view(result.state, result.device),
     }
 
 

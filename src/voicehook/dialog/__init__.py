@@ -2,7 +2,8 @@
 
 The main names are importable from here; they load on first use, so importing one
 submodule (``voicehook.dialog.prompts``) does not pull in the engine and its HTTP client.
-To run a play's own app as the engine's backend, use ``voicehook.server.InProcessBackend``.
+The engine calls actions through an ``ActionCaller``: ``PlayCaller`` (in process, here) or
+``voicehook.nugu.caller.NuguCaller`` (NUGU JSON over HTTP or to a play's own app).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from voicehook.dialog.backend import Backend, BackendReply, HttpBackend
+    from voicehook.dialog.caller import ActionCall, ActionCaller, CallAnswer, PlayCaller
     from voicehook.dialog.engine import (
         BackendCall,
         DeviceEvent,
         DialogEngine,
         EngineSettings,
+        Intent,
         Reset,
         TurnResult,
         UserText,
@@ -25,13 +27,15 @@ if TYPE_CHECKING:
     from voicehook.dialog.session import DialogState, decode_state, encode_state
 
 _EXPORTS = {
-    "Backend": "voicehook.dialog.backend",
-    "BackendReply": "voicehook.dialog.backend",
-    "HttpBackend": "voicehook.dialog.backend",
+    "ActionCall": "voicehook.dialog.caller",
+    "ActionCaller": "voicehook.dialog.caller",
+    "CallAnswer": "voicehook.dialog.caller",
+    "PlayCaller": "voicehook.dialog.caller",
     "BackendCall": "voicehook.dialog.engine",
     "DeviceEvent": "voicehook.dialog.engine",
     "DialogEngine": "voicehook.dialog.engine",
     "EngineSettings": "voicehook.dialog.engine",
+    "Intent": "voicehook.dialog.engine",
     "Reset": "voicehook.dialog.engine",
     "TurnResult": "voicehook.dialog.engine",
     "UserText": "voicehook.dialog.engine",
@@ -43,16 +47,18 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "Backend",
+    "ActionCall",
+    "ActionCaller",
     "BackendCall",
-    "BackendReply",
+    "CallAnswer",
     "DeviceEvent",
     "DialogConflict",
     "DialogEngine",
     "DialogRuntime",
     "DialogState",
     "EngineSettings",
-    "HttpBackend",
+    "Intent",
+    "PlayCaller",
     "Reset",
     "TurnResult",
     "UserText",

@@ -5,14 +5,14 @@ The engine is stateless. :meth:`DialogEngine.turn` takes a :class:`DialogState` 
 is the state for the next turn. The turn algorithm follows the spec's §7.3; every rule and
 every choice on a spec conflict is described in ``docs/dialog.md``.
 
-The engine speaks NUGU only through the backend adapter: :func:`voicehook.nugu.wire.build_request`
-builds the request bodies and a :class:`~voicehook.dialog.backend.Backend` moves the bytes.
+The engine knows no platform: it calls actions through an
+:class:`~voicehook.dialog.caller.ActionCaller` (in process with ``PlayCaller``, or as NUGU
+JSON with ``voicehook.nugu.caller.NuguCaller``), and channels hand it recognised input.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import re
 import time
@@ -23,7 +23,7 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
-from voicehook.dialog.backend import Backend, BackendReply
+from voicehook.dialog.caller import ActionCall, ActionCaller, CallAnswer
 from voicehook.dialog.nlu import (
     AUDIO_PLAYER_INTENTS,
     DEFAULT_BUILTIN_INTENTS,
@@ -39,14 +39,13 @@ from voicehook.dialog.nlu import (
 from voicehook.dialog.prompts import Filters, PromptStack, TemplateError, parse_template
 from voicehook.dialog.session import (
     AudioPlayerState,
+    DeviceState,
     DialogState,
     ExceptionWait,
     ListenWait,
     SlotWait,
     copy_state,
 )
-from voicehook.nugu.wire import build_request
-from voicehook.play.app import to_output_value
 from voicehook.play.definition import (
     Action,
     AllOf,
@@ -69,6 +68,7 @@ __all__ = [
     "DialogEngine",
     "EngineSettings",
     "EntityInfo",
+    "Intent",
     "Reset",
     "TurnInput",
     "TurnResult",
@@ -186,11 +186,25 @@ class DeviceEvent(msgspec.Struct, tag="event", tag_field="input", frozen=True):
         return self.type if "." in self.type else f"AudioPlayer.{self.type}"
 
 
+class Intent(msgspec.Struct, tag="intent", tag_field="input", frozen=True):
+    """An intent the platform already recognised (CLOVA's NLU): voicehook's NLU is skipped.
+
+    ``name`` is one of the play's intents or an engine built-in (``NUGU.INTENT.stop``; a
+    channel maps its platform's built-ins onto these). ``slots`` maps a slot to its value:
+    a slot named like a parameter of the intent's action fills that parameter (through its
+    first entity mapping); a slot named like an entity type is an entity of that type.
+    """
+
+    name: str
+    slots: dict[str, str] = msgspec.field(default_factory=dict)
+    score: float = 1.0
+
+
 class Reset(msgspec.Struct, tag="reset", tag_field="input", frozen=True):
     """Forget the session and the device state."""
 
 
-TurnInput: TypeAlias = UserText | DeviceEvent | Reset
+TurnInput: TypeAlias = UserText | Intent | DeviceEvent | Reset
 
 
 # =========================================================================== results
@@ -224,11 +238,13 @@ class BackendCall(msgspec.Struct):
 
 
 class TurnResult(msgspec.Struct):
-    """Everything one turn did. ``state`` is the state for the next turn."""
+    """Everything one turn did. ``state`` is the conversation for the next turn; ``device``
+    the device after the turn (its AudioPlayer)."""
 
     turn: int
     kind: Literal["user", "event", "reset"]
     state: DialogState
+    device: DeviceState = msgspec.field(default_factory=DeviceState)
     text: str | None = None
     event: dict[str, Any] | None = None
     intent: str | None = None
@@ -262,6 +278,7 @@ class _Turn:
     """The mutable scratchpad of one turn (never stored)."""
 
     state: DialogState
+    device: DeviceState
     result: TurnResult
     rng: random.Random
     intent: str | None = None
@@ -269,13 +286,17 @@ class _Turn:
     prefix: str | None = None
     visited: list[str] = field(default_factory=list)
     directives: list[dict[str, Any]] = field(default_factory=list)
+    session_id: str | None = None
+    user_key: str | None = None
+    channel: str = "nugu"
 
 
 class DialogEngine:
     """Runs one play. Build it once; call :meth:`turn` for every input of every session.
 
-    ``backend`` answers the play's backend calls (:class:`InProcessBackend` or
-    :class:`HttpBackend`); it may be None for a play whose actions never call the backend.
+    ``caller`` makes the play's action calls (:class:`~voicehook.dialog.caller.PlayCaller`
+    in process, ``voicehook.nugu.caller.NuguCaller`` for NUGU JSON); it may be None for a
+    play whose actions never call the backend.
     ``nlu`` defaults to an :class:`Nlu` built from the play; pass ``tokenizer`` to share the
     Kiwi model between engines. ``session_scope`` goes into the seeded session ids (setting
     ``seed``): engines with the same seed and different scopes give different, still
@@ -285,7 +306,7 @@ class DialogEngine:
     def __init__(
         self,
         definition: PlayDefinition,
-        backend: Backend | None = None,
+        caller: ActionCaller | None = None,
         *,
         settings: EngineSettings | None = None,
         nlu: Nlu | None = None,
@@ -294,7 +315,7 @@ class DialogEngine:
     ) -> None:
         self.definition = definition
         self.session_scope = session_scope
-        self.backend = backend
+        self.caller = caller
         if settings is None:
             settings, _ = EngineSettings.from_mapping(definition.settings)
         self.settings = settings
@@ -335,26 +356,53 @@ class DialogEngine:
         """The state before the first turn: no session, an idle AudioPlayer."""
         return DialogState()
 
-    async def turn(self, state: DialogState, user_input: TurnInput | str) -> TurnResult:
-        """Run one turn. ``state`` is not changed; the result holds the new state."""
+    async def turn(
+        self,
+        state: DialogState,
+        user_input: TurnInput | str,
+        *,
+        device: DeviceState | None = None,
+        session_id: str | None = None,
+        user_key: str | None = None,
+        channel: str = "nugu",
+    ) -> TurnResult:
+        """Run one turn. ``state`` is not changed; the result holds the new state.
+
+        ``device`` is the device's state before the turn (a new, idle one when None); the
+        result's ``device`` is the state after it. Neither given object is changed.
+
+        A channel that has its own conversation ids passes ``session_id`` (used when the
+        turn opens a session; otherwise the engine makes one up, as NUGU does), the
+        platform's stable ``user_key`` and its name as ``channel``; handlers see the last
+        two as ``req.user_key`` and ``req.channel``.
+        """
         if isinstance(user_input, str):
             user_input = UserText(user_input)
         if isinstance(user_input, Reset):
             fresh = DialogState(sessions=state.sessions, turns=state.turns + 1)
             return TurnResult(turn=fresh.turns, kind="reset", state=fresh, session_ended=True)
         st = copy_state(state)
+        dev = device.copy() if device is not None else DeviceState()
         st.turns += 1
         if self.settings.seed is not None:
             rng = random.Random(f"{self.settings.seed}:{st.sessions}:{st.turns}")
         else:
             rng = random.Random()
         kind: Literal["user", "event"] = "event" if isinstance(user_input, DeviceEvent) else "user"
-        result = TurnResult(turn=st.turns, kind=kind, state=st)
-        ctx = _Turn(state=st, result=result, rng=rng)
+        result = TurnResult(turn=st.turns, kind=kind, state=st, device=dev)
+        ctx = _Turn(
+            state=st,
+            device=dev,
+            result=result,
+            rng=rng,
+            session_id=session_id,
+            user_key=user_key,
+            channel=channel,
+        )
         if isinstance(user_input, DeviceEvent) and user_input.full_type not in self._by_event:
             # No action listens to this event: only the device changes; no session opens.
-            result.event = self._event_body(st, user_input)
-            _apply_event(st.audio, result.event)
+            result.event = self._event_body(dev, user_input)
+            _apply_event(dev.audio, result.event)
             result.warnings.append(
                 f"no action has the trigger event {user_input.full_type}; nothing happens"
             )
@@ -363,6 +411,8 @@ class DialogEngine:
             self._open_session(ctx)
         if isinstance(user_input, DeviceEvent):
             await self._on_event(ctx, user_input)
+        elif isinstance(user_input, Intent):
+            await self._on_intent(ctx, user_input)
         else:
             result.text = user_input.text
             await self._on_text(ctx, user_input.text)
@@ -370,16 +420,18 @@ class DialogEngine:
         return result
 
     async def aclose(self) -> None:
-        """Close the backend."""
-        if self.backend is not None:
-            await self.backend.aclose()
+        """Close the action caller."""
+        if self.caller is not None:
+            await self.caller.aclose()
 
     # ------------------------------------------------------------------ session
 
     def _open_session(self, ctx: _Turn) -> None:
         st = ctx.state
         st.sessions += 1
-        if self.settings.seed is not None:
+        if ctx.session_id:
+            st.session_id = ctx.session_id
+        elif self.settings.seed is not None:
             scope = "" if self.session_scope is None else f"{self.session_scope}:"
             key = f"{self.settings.seed}:session:{scope}{st.sessions}"
             bits = random.Random(key).getrandbits(128)
@@ -405,7 +457,7 @@ class DialogEngine:
         st, res = ctx.state, ctx.result
         res.directives = list(ctx.directives)
         if res.directives and not self.settings.play_builder:
-            _apply_directives(st.audio, res.directives)
+            _apply_directives(ctx.device.audio, res.directives)
         if res.prompt is not None or res.directives:
             st.last_prompt = res.prompt
             st.last_prompt_type = res.prompt_type
@@ -431,14 +483,17 @@ class DialogEngine:
 
     def _render(self, ctx: _Turn, template: str) -> str:
         try:
-            return parse_template(template, self.filters).render(self._lookup_params(ctx.state))
+            return parse_template(template, self.filters).render(
+                self._lookup_params(ctx.state, ctx.device)
+            )
         except TemplateError as exc:
             ctx.result.violations.append(f"prompt {template!r}: {exc}")
             return template
 
-    def _lookup_params(self, st: DialogState) -> dict[str, object | None]:
+    @staticmethod
+    def _lookup_params(st: DialogState, device: DeviceState) -> dict[str, object | None]:
         params: dict[str, object | None] = dict(st.params)
-        audio = st.audio
+        audio = device.audio
         params[NPK_PREFIX + "playerActivity"] = audio.player_activity
         params[NPK_PREFIX + "token"] = audio.token
         params[NPK_PREFIX + "offsetInMilliseconds"] = str(audio.offset_in_milliseconds)
@@ -468,7 +523,7 @@ class DialogEngine:
     # ------------------------------------------------------------------ inputs
 
     async def _on_text(self, ctx: _Turn, text: str) -> None:
-        st, res = ctx.state, ctx.result
+        st = ctx.state
         waiting = st.waiting
         expect: list[str] | None = None
         if isinstance(waiting, SlotWait):
@@ -486,6 +541,41 @@ class DialogEngine:
         else:
             nlu = self.nlu.parse(text, expect_types=expect)
             parsed_intent, score, entities = nlu.intent, nlu.score, nlu.entities
+        await self._understood(ctx, parsed_intent, score, entities)
+
+    async def _on_intent(self, ctx: _Turn, given: Intent) -> None:
+        """A recognised intent: its slots become entities, then the same rules as text."""
+        entities: list[EntityMatch] = []
+        action = self._by_intent.get(given.name)
+        waiting = ctx.state.waiting
+        if action is None and waiting is not None:
+            action = waiting.action
+        declared = self.definition.action_parameters(action) if action is not None else {}
+        types = {e for e in self.definition.entities}
+        for slot, value in given.slots.items():
+            param = declared.get(slot)
+            if param is not None and param.mappings:
+                m = param.mappings[0]
+                entities.append(EntityMatch(m.type, m.role, value, value, 0, 0))
+            elif slot in types or slot.startswith("BID_"):
+                entities.append(EntityMatch(slot, slot, value, value, 0, 0))
+            else:
+                ctx.result.warnings.append(
+                    f"slot {slot!r} is neither a parameter of {action!r} nor an entity type: "
+                    "ignored"
+                )
+        await self._understood(ctx, given.name, given.score, entities)
+
+    async def _understood(
+        self,
+        ctx: _Turn,
+        parsed_intent: str | None,
+        score: float,
+        entities: Sequence[EntityMatch],
+    ) -> None:
+        """Act on what the user meant: the turn rules of spec §7.3."""
+        st, res = ctx.state, ctx.result
+        waiting = st.waiting
         intent = parsed_intent
         if self.settings.play_builder and intent is not None and intent.startswith("NUGU.INTENT."):
             res.warnings.append(f"Play Builder test chat does not recognise {intent}: fallback")
@@ -523,12 +613,12 @@ class DialogEngine:
         await self._start_action(ctx, name, entities)
 
     @staticmethod
-    def _event_body(st: DialogState, ev: DeviceEvent) -> dict[str, Any]:
+    def _event_body(device: DeviceState, ev: DeviceEvent) -> dict[str, Any]:
         etype = ev.full_type
         event: dict[str, Any] = {"type": etype}
         if etype.startswith("AudioPlayer."):
-            event["token"] = st.audio.token
-            event["offsetInMilliseconds"] = st.audio.offset_in_milliseconds
+            event["token"] = device.audio.token
+            event["offsetInMilliseconds"] = device.audio.offset_in_milliseconds
         event.update(ev.fields)
         if event.get("token") is None:
             event.pop("token", None)
@@ -536,9 +626,9 @@ class DialogEngine:
 
     async def _on_event(self, ctx: _Turn, ev: DeviceEvent) -> None:
         st, res = ctx.state, ctx.result
-        event = self._event_body(st, ev)
+        event = self._event_body(ctx.device, ev)
         res.event = event
-        _apply_event(st.audio, event)
+        _apply_event(ctx.device.audio, event)
         ctx.event = event
         await self._walk(ctx, self._by_event[ev.full_type])
         if res.prompt is None and st.active and st.waiting is None:
@@ -780,7 +870,7 @@ class DialogEngine:
     # ------------------------------------------------------------------ conditions
 
     def _holds(self, ctx: _Turn, cond: Condition, st: DialogState) -> bool:
-        params = self._lookup_params(st)
+        params = self._lookup_params(st, ctx.device)
         if isinstance(cond, Equals):
             left = params.get(cond.param)
             ref = _PARAM_REF.fullmatch(cond.value.strip())
@@ -799,94 +889,75 @@ class DialogEngine:
 
     # ------------------------------------------------------------------ backend
 
-    def _request(self, ctx: _Turn, act: Action) -> dict[str, Any]:
+    def _action_call(self, ctx: _Turn, act: Action) -> ActionCall:
         st = ctx.state
         declared = self.definition.action_parameters(act.name)
-        values: dict[str, Any] = {}
+        values: dict[str, str | None] = {}
         types: dict[str, str | None] = {}
         for key, p in declared.items():
             values[key] = st.params.get(key)
             types[key] = (st.param_types.get(key) or p.type) if p.kind == "utterance" else None
-        interfaces: dict[str, Any] = {}
-        if self.uses_audio_player or st.audio.player_activity != "IDLE":
-            interfaces["AudioPlayer"] = st.audio.as_context()
-        return build_request(
-            act.name,
-            values,
+        audio = None
+        device_audio = ctx.device.audio
+        if self.uses_audio_player or device_audio.player_activity != "IDLE":
+            audio = device_audio.as_context()
+        return ActionCall(
+            action=act.name,
+            params=values,
             param_types=types,
             session_id=st.session_id,
             is_new=st.is_new,
+            event=ctx.event,
+            audio_player=audio,
+            user_key=ctx.user_key,
+            channel=ctx.channel,
+            device_type=self.settings.device_type,
             play_builder=self.settings.play_builder,
             null_form=self.settings.null_form,
-            event=ctx.event,
-            device_type=self.settings.device_type,
-            supported_interfaces=interfaces,
         )
 
     async def _call(self, ctx: _Turn, act: Action) -> str | None:
-        """Call the backend for ``act``. Returns ``"OK"``, a declared code, or None (failure)."""
+        """Call ``act``. Returns ``"OK"``, a declared code, or None (failure)."""
         res, st = ctx.result, ctx.state
-        request = self._request(ctx, act)
-        call = BackendCall(action=act.name, request=request)
+        action_call = self._action_call(ctx, act)
+        call = BackendCall(action=act.name, request=msgspec.to_builtins(action_call))
         res.calls.append(call)
-        if self.backend is None:
+        if self.caller is None:
             call.error = "no backend is configured"
             return None
-        body = json.dumps(request, ensure_ascii=False).encode()
         timeout = self.settings.timeout
         started = time.perf_counter()
         try:
-            reply = await asyncio.wait_for(
-                self.backend.call(act.name, body, timeout=timeout), timeout + 0.5
+            answer = await asyncio.wait_for(
+                self.caller.call(action_call, timeout=timeout), timeout + 0.5
             )
         except TimeoutError:
-            reply = BackendReply(error=f"timeout after {timeout:g} s")
-        call.elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
-        call.status = reply.status
-        if reply.body:
-            call.body = reply.body.decode("utf-8", "replace")
-        if reply.error is not None:
-            call.error = reply.error
+            answer = CallAnswer(error=f"timeout after {timeout:g} s")
+        call.elapsed_ms = answer.elapsed_ms or round((time.perf_counter() - started) * 1000, 2)
+        if answer.request is not None:
+            call.request = answer.request
+        call.status = answer.status
+        call.response = answer.response
+        call.body = answer.body
+        call.result_code = answer.result_code
+        res.violations.extend(answer.violations)
+        res.warnings.extend(answer.warnings)
+        if answer.error is not None:
+            call.error = answer.error
             return None
-        if reply.status is None or not 200 <= reply.status < 300:
-            call.error = f"HTTP status {reply.status}: a communication failure"
-            return None
-        try:
-            data = msgspec.json.decode(reply.body)
-        except msgspec.DecodeError as exc:
-            call.error = f"the body is not valid JSON ({exc})"
-            return None
-        call.response = data
-        if not isinstance(data, dict):
-            call.error = "the body is not a JSON object"
-            return None
-        if "resultCode" not in data:
-            call.error = "the response has no resultCode"
-            return None
-        code = data["resultCode"]
-        call.result_code = code if isinstance(code, str) else None
-        if not isinstance(code, str):
-            call.error = f"resultCode must be a string, got {json.dumps(code)}"
-            return None
-        directives = data.get("directives")
-        if directives is None:
-            directives = []
-        if not isinstance(directives, list):
-            call.error = "directives must be a list"
-            return None
-        declared = self.definition.action_parameters(act.name)
+        code = answer.result_code
         if code == "OK":
             call.outcome = "ok"
-            self._merge_output(res, st, act.name, declared, data.get("output"))
-            for d in directives:
-                if isinstance(d, dict) and isinstance(d.get("type"), str):
-                    ctx.directives.append(d)
-                else:
-                    res.violations.append(f"{act.name}: a directive needs a 'type': {d!r}")
-            if "version" not in data:
-                res.warnings.append(f"{act.name}: the response has no version")
+            declared = self.definition.action_parameters(act.name)
+            for key, value in answer.output.items():
+                if key not in declared:
+                    continue
+                st.params[key] = value
+                if declared[key].kind != "utterance" or value is None:
+                    st.param_types.pop(key, None)
+            ctx.directives.extend(answer.directives)
             return "OK"
-        if code in self.definition.exception_codes(act.name):
+        if code is not None and code in self.definition.exception_codes(act.name):
             call.outcome = "exception"
             return code
         call.error = (
@@ -895,41 +966,6 @@ class DialogEngine:
             else f"resultCode {code!r} is neither OK nor a declared exception code"
         )
         return None
-
-    def _merge_output(
-        self,
-        res: TurnResult,
-        st: DialogState,
-        action: str,
-        declared: Mapping[str, Parameter],
-        output: object,
-    ) -> None:
-        if output is None:
-            if declared:
-                res.violations.append(
-                    f"{action}: resultCode OK without output (it must echo every key: "
-                    f"{', '.join(declared)})"
-                )
-            return
-        if not isinstance(output, dict):
-            res.violations.append(f"{action}: output must be an object, got {type(output)}")
-            return
-        missing = [k for k in declared if k not in output]
-        if missing:
-            res.violations.append(f"{action}: output is missing keys: {', '.join(missing)}")
-        for key, value in output.items():
-            if key not in declared:
-                res.warnings.append(f"{action}: output key {key!r} is not a parameter; ignored")
-                continue
-            if value is not None and not isinstance(value, str):
-                res.warnings.append(
-                    f"{action}: output {key!r} is {type(value).__name__}, not a string; "
-                    "read as text"
-                )
-                value = to_output_value(value)
-            st.params[key] = value
-            if declared[key].kind != "utterance" or value is None:
-                st.param_types.pop(key, None)
 
 
 # =========================================================================== helpers

@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 
 from voicehook.dialog.engine import DialogEngine, TurnInput, TurnResult, UserText
-from voicehook.dialog.session import DialogState
+from voicehook.dialog.session import DeviceState, DialogState
 from voicehook.store import ConflictError, Store
 
 __all__ = ["DialogConflict", "DialogRuntime"]
@@ -119,8 +119,23 @@ class DialogRuntime:
         """Delete the session's state. Returns False when there was none."""
         return await self.store.delete(self.key(session_id))
 
-    async def turn(self, session_id: str, user_input: TurnInput | str) -> TurnResult:
+    async def turn(
+        self,
+        session_id: str,
+        user_input: TurnInput | str,
+        *,
+        user_key: str | None = None,
+        channel: str = "nugu",
+        device: DeviceState | None = None,
+    ) -> TurnResult:
         """Run one turn of ``session_id`` and save the new state.
+
+        ``device`` is the device's state as the channel reports it (CLOVA's AudioPlayer
+        context); it is not stored: the device, not the conversation, owns it.
+
+        The session id is the channel's conversation id: the play sees it as
+        ``req.session.id``. ``user_key`` and ``channel`` reach the handlers as
+        ``req.user_key`` and ``req.channel``.
 
         Raises :class:`DialogConflict` (see the module doc), ``StoreUnavailable`` when the
         store is down (before the turn runs, or after it when the save fails).
@@ -134,17 +149,32 @@ class DialogRuntime:
         holder.users += 1
         try:
             async with holder.lock:
-                return await self._turn(session_id, key, user_input)
+                return await self._turn(session_id, key, user_input, user_key, channel, device)
         finally:
             holder.users -= 1
             if holder.users == 0:
                 del self._locks[session_id]
 
-    async def _turn(self, session_id: str, key: str, user_input: TurnInput) -> TurnResult:
+    async def _turn(
+        self,
+        session_id: str,
+        key: str,
+        user_input: TurnInput,
+        user_key: str | None,
+        channel: str,
+        device: DeviceState | None,
+    ) -> TurnResult:
         attempt = 0
         while True:
             state, version = await self.load(session_id)
-            result = await self.engine.turn(state, user_input)
+            result = await self.engine.turn(
+                state,
+                user_input,
+                device=device,
+                session_id=session_id,
+                user_key=user_key,
+                channel=channel,
+            )
             value: Any = msgspec.to_builtins(result.state)
             try:
                 await self.store.put(key, value, version=version, ttl=self.ttl)

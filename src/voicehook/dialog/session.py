@@ -1,8 +1,12 @@
-"""The dialog engine's session state: one serialisable value per conversation.
+"""The dialog engine's state: the conversation, and the device, kept apart.
 
-The engine is stateless. Everything it remembers between two turns lives in a
-:class:`DialogState`, a msgspec Struct that encodes to JSON or msgpack. A server can keep it in
-the state store and serve the next turn from any process::
+The engine is stateless. What it remembers of a conversation between two turns lives in a
+:class:`DialogState` (slot filling, exception wait, parameters), a msgspec Struct that
+encodes to JSON or msgpack. The device the user talks to (its AudioPlayer) is a
+:class:`DeviceState`: a channel supplies it with each turn (CLOVA sends the player's state in
+every request) or a simulator keeps it between turns, across sessions, as a real speaker
+would. A server can keep the conversation in the state store and serve the next turn from any
+process::
 
     state = engine.new_state()
     result = await engine.turn(state, UserText("서울 날씨 알려줘"))
@@ -18,6 +22,7 @@ import msgspec
 
 __all__ = [
     "AudioPlayerState",
+    "DeviceState",
     "DialogState",
     "ExceptionWait",
     "ListenWait",
@@ -73,8 +78,17 @@ class ListenWait(msgspec.Struct, tag="listen", frozen=True):
 Waiting: TypeAlias = SlotWait | ExceptionWait | ListenWait
 
 
+class DeviceState(msgspec.Struct, kw_only=True):
+    """The device: its AudioPlayer. It outlives sessions, like a real speaker."""
+
+    audio: AudioPlayerState = msgspec.field(default_factory=AudioPlayerState)
+
+    def copy(self) -> DeviceState:
+        return DeviceState(audio=msgspec.structs.replace(self.audio))
+
+
 class DialogState(msgspec.Struct, kw_only=True):
-    """Everything the engine keeps between turns.
+    """Everything the engine keeps of a conversation between turns.
 
     - ``active``: a play session is open (the device listens for the next utterance).
     - ``session_id`` / ``is_new``: sent in ``context.session``; ``is_new`` is true during the
@@ -84,7 +98,6 @@ class DialogState(msgspec.Struct, kw_only=True):
     - ``waiting``: a slot-filling, exception-wait or multi-turn state, or None.
     - ``fallback_spoken``: position in the fallback prompt stack (consecutive fallbacks).
     - ``failures``: consecutive turns that failed (fallback, unfilled slot, no branch, ...).
-    - ``audio``: the simulated AudioPlayer; it outlives sessions, like the device.
     - ``last_prompt`` / ``last_prompt_type`` / ``last_directives``: the last response.
     - ``turns`` / ``sessions``: counters (turn numbers, reproducible session ids).
     """
@@ -97,7 +110,6 @@ class DialogState(msgspec.Struct, kw_only=True):
     waiting: Waiting | None = None
     fallback_spoken: int = 0
     failures: int = 0
-    audio: AudioPlayerState = msgspec.field(default_factory=AudioPlayerState)
     last_prompt: str | None = None
     last_prompt_type: Literal["wait", "end"] | None = None
     last_directives: list[dict[str, object]] = msgspec.field(default_factory=list)

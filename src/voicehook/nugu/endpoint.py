@@ -185,12 +185,7 @@ class NuguChannel:
         )
         call.plain = plain
         result = await self.play.call(call, spec, self.settings)
-        return Answer(
-            _encode(version, result),
-            label=action,
-            result_code=result.result_code,
-            error=result.error,
-        )
+        return Answer(_encode(version, result), 200, action, result.result_code, result.error)
 
 
 _encode_response = wire.response_encoder.encode

@@ -180,6 +180,7 @@ class ActionRequest:
         "action",
         "app",
         "audio_player",
+        "channel",
         "device",
         "event",
         "interfaces",
@@ -190,6 +191,7 @@ class ActionRequest:
         "raw",
         "request_id",
         "session",
+        "user",
         "version",
     )
 
@@ -224,6 +226,11 @@ class ActionRequest:
         self.raw = raw
         self.request_id = request_id
         self.app = app
+        #: The channel that called: ``"nugu"``, ``"clova"`` or ``"botframework"``.
+        self.channel = "nugu"
+        #: The stable user key a channel supplies (CLOVA ``userId``, Bot Framework
+        #: ``from.id``); NUGU's comes from the Private Play profile instead.
+        self.user: str | None = None
         self._session_state: SessionState | None = None
         self._user_state: SessionState | None = None
         self._states: list[SessionState] | None = None
@@ -246,7 +253,10 @@ class ActionRequest:
 
     @property
     def user_key(self) -> str | None:
-        """A stable key for the user, where the platform gives one (Private Play userKey)."""
+        """A stable key for the user, where the platform gives one: NUGU Private Play
+        ``userKey``, CLOVA ``userId``, Bot Framework ``from.id``."""
+        if self.user:
+            return self.user
         profile = self.profile
         key = profile.user_key if profile is not None else None
         return key or None  # an empty userKey is no key

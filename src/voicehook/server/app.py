@@ -95,6 +95,7 @@ class VoicehookApp:
         prefix = settings.prefix
         self.routes = RouteTable([*routes, Route(prefix, self.nugu)])
         self.routes.check_actions(play.specs)
+        self._match = self.routes.match
         self._health_paths = frozenset({"/health", prefix + "/health"})
         self._metrics_paths = frozenset({"/metrics", prefix + "/metrics"})
         self._reserved = self._health_paths | self._metrics_paths
@@ -124,14 +125,15 @@ class VoicehookApp:
             if root and path.startswith(root):  # mounted under a prefix (Starlette, FastAPI)
                 path = path[len(root) :]
             if path not in self._reserved:
-                found = self.routes.match(path)
+                found = self._match(path)
                 if found is not None:
                     route, tail = found
-                    if scope["method"] in route.channel.methods:
+                    method: str = scope["method"]
+                    if method in route.channel.methods:
                         if not self.started:
                             await self._not_started(send)
                             return
-                        await self._dispatch(route, tail, scope, receive, send)
+                        await self._dispatch(route, method, tail, scope, receive, send)
                         return
             await self._http(path, scope, send)
         elif scope["type"] == "lifespan":
@@ -262,7 +264,7 @@ class VoicehookApp:
         return f"{self._id_prefix}-{next(self._ids):x}"
 
     async def _dispatch(
-        self, route: Route, tail: str, scope: Scope, receive: Receive, send: Send
+        self, route: Route, method: str, tail: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
         """Frame one channel call (content type, body cap, request id) and answer it."""
         started = _perf()
@@ -308,7 +310,7 @@ class VoicehookApp:
             rid_token = REQUEST_ID.set(request_id)  # handlers' own log records carry it
             try:
                 answer: Answer = await route.channel.handle(
-                    HttpRequest(scope["method"], tail, headers, body, request_id)
+                    HttpRequest(method, tail, headers, body, request_id)
                 )
             finally:
                 REQUEST_ID.reset(rid_token)

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from voicehook.dialog.backend import BackendReply
+from voicehook.nugu.backend import BackendReply
 from voicehook.play.app import Play
 from voicehook.server.app import VoicehookApp, create_app
 from voicehook.server.config import Settings

@@ -94,6 +94,21 @@ class TextFormatter(logging.Formatter):
 LogFormat = Literal["json", "text"]
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def default_format() -> LogFormat:
     """Text on a terminal, JSON otherwise (a log collector reads JSON)."""
     return "text" if sys.stderr.isatty() else "json"
@@ -109,7 +124,7 @@ def configure_logging(
     """
     if fmt is None:
         fmt = default_format() if json_lines is None else ("json" if json_lines else "text")
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RequestIdFilter())
     for name in ("voicehook", "uvicorn", "uvicorn.error", "uvicorn.access"):

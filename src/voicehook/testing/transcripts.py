@@ -21,7 +21,6 @@ from typing import Any
 
 import yaml
 
-from voicehook.dialog.backend import Backend, HttpBackend
 from voicehook.dialog.engine import (
     DeviceEvent,
     DialogEngine,
@@ -32,6 +31,9 @@ from voicehook.dialog.engine import (
     UserText,
 )
 from voicehook.dialog.nlu import Nlu, Tokenizer
+from voicehook.dialog.session import DeviceState
+from voicehook.nugu.backend import Backend, HttpBackend
+from voicehook.nugu.caller import NuguCaller
 from voicehook.play.definition import PlayDefinition, load_definition
 from voicehook.server.inprocess import InProcessBackend
 
@@ -378,6 +380,7 @@ async def arun_transcripts(
     base, _ = EngineSettings.from_mapping({})
     timeout = float({**transcript.settings, **(settings or {})}.get("timeout", base.timeout))
     be, definition = make_backend(transcript, backend, timeout=timeout, api_key=api_key)
+    caller = NuguCaller(be)
     report = Report(Path(path))
     recognisers: dict[tuple[float, bool | None], Nlu] = {}
     try:
@@ -392,7 +395,7 @@ async def arun_transcripts(
             key = (eng_settings.nlu_threshold, eng_settings.audio_player)
             engine = DialogEngine(
                 definition,
-                be,
+                caller,
                 settings=eng_settings,
                 tokenizer=tokenizer,
                 nlu=recognisers.get(key),
@@ -401,7 +404,7 @@ async def arun_transcripts(
             recognisers[key] = engine.nlu  # one recogniser per setting combination
             report.conversations.append(await _run_conversation(engine, conv))
     finally:
-        await be.aclose()
+        await caller.aclose()
     return report
 
 
@@ -425,10 +428,11 @@ def session_scopes(conversations: Sequence[ConversationSpec]) -> list[str]:
 async def _run_conversation(engine: DialogEngine, conv: ConversationSpec) -> ConversationReport:
     rep = ConversationReport(conv.name)
     state = engine.new_state()
+    device = DeviceState()
     for number, turn in enumerate(conv.turns, 1):
-        result = await engine.turn(state, turn.input)
+        result = await engine.turn(state, turn.input, device=device)
         rep.turns.append(result)
-        state = result.state
+        state, device = result.state, result.device
         mismatches = check_turn(result, turn.expect)
         if mismatches:
             rep.failed_turn = number

@@ -78,9 +78,9 @@ function notice(text, isError) {
 
 // ------------------------------------------------------------------ drawing
 
-function describeState(state) {
+function describeState(both) {
+  const state = both && both.conversation;
   if (!state) return "";
-  const audio = state.audio || {};
   if (!state.active) return "no session (the next utterance opens one)";
   const w = state.waiting;
   let what = "listening";
@@ -92,7 +92,7 @@ function describeState(state) {
 
 function drawState(state) {
   if (!state) return;
-  const audio = state.audio || {};
+  const audio = (state.device && state.device.audio) || {};
   let text = audio.playerActivity || "IDLE";
   if (audio.token) text += `  token=${audio.token}  offset=${audio.offsetInMilliseconds} ms`;
   $("audio").textContent = text;

@@ -1,21 +1,76 @@
-"""The contract rules: what a backend proxy's answer must look like.
+"""The NUGU answer rules: what a backend proxy's answer must look like (spec §3).
+
+One module for every caller that judges a NUGU answer: ``voicehook check`` (the conformance
+checker) and the dialog engine's NUGU caller (``voicehook.nugu.caller``) apply the same
+rules, so the simulator and the checker never disagree about a backend.
 
 Every finding has a ``kind`` (a stable name, listed in :data:`KINDS` and in docs/check.md), a
 severity, a ``subject`` (the key, code or status it is about; used to group findings) and a
-message. Checking is pure: it takes the request case and the raw answer and returns findings.
+message. Checking is pure: it takes what was asked (an :class:`Expectation`) and the raw
+answer and returns findings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import msgspec
 
-from voicehook.check.cases import RequestCase
-
 Severity = Literal["violation", "warning"]
+
+
+class Expectation(Protocol):
+    """What one request asked, as far as the answer rules care."""
+
+    @property
+    def action(self) -> str: ...
+    @property
+    def version(self) -> str | None:
+        """The request's ``version`` (the answer echoes it)."""
+        ...
+
+    @property
+    def declared_keys(self) -> tuple[str, ...]:
+        """The action's declared parameter keys."""
+        ...
+
+    @property
+    def request_keys(self) -> tuple[str, ...]:
+        """The keys of ``action.parameters`` in the request."""
+        ...
+
+    @property
+    def expected_keys(self) -> tuple[str, ...]:
+        """Keys an ``OK`` answer's ``output`` must hold: declared ones and the request's."""
+        ...
+
+    @property
+    def play_builder(self) -> bool:
+        """The request had the Play Builder test shape (no Authorization header)."""
+        ...
+
+    @property
+    def sends_authorization(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """A plain :class:`Expectation`."""
+
+    action: str
+    version: str | None
+    declared_keys: tuple[str, ...]
+    request_keys: tuple[str, ...]
+    play_builder: bool = False
+    sends_authorization: bool = False
+
+    @property
+    def expected_keys(self) -> tuple[str, ...]:
+        keys = dict.fromkeys(self.declared_keys)
+        keys.update(dict.fromkeys(self.request_keys))
+        return tuple(keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +173,11 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
-def check_status(case: RequestCase, status: int, body: bytes) -> list[Finding]:
+def check_status(case: Expectation, status: int, body: bytes) -> list[Finding]:
     """Findings for a non-2xx status (empty for 2xx)."""
     if 200 <= status < 300:
         return []
-    if status == 401 and case.shape == "play_builder":
+    if status == 401 and case.play_builder:
         return [
             Finding(
                 "play_builder_unauthorized",
@@ -151,7 +206,7 @@ def check_status(case: RequestCase, status: int, body: bytes) -> list[Finding]:
 
 
 def check_answer(
-    case: RequestCase,
+    case: Expectation,
     body: bytes,
     exception_codes: Collection[str],
 ) -> Verdict:
@@ -165,7 +220,7 @@ def check_answer(
             (Finding("not_object", "", f"the body is {_type_name(data)}, not a JSON object"),)
         )
     found: list[Finding] = []
-    sent_version = case.body.get("version")
+    sent_version = case.version
     if "version" not in data:
         found.append(Finding("version_missing", "", "no 'version'", f"Echo {sent_version!r}."))
     elif data["version"] != sent_version:
@@ -215,7 +270,7 @@ def check_answer(
     return Verdict(tuple(found), result_code)
 
 
-def _check_output(case: RequestCase, data: dict[str, Any], ok: bool) -> list[Finding]:
+def _check_output(case: Expectation, data: dict[str, Any], ok: bool) -> list[Finding]:
     found: list[Finding] = []
     if "output" not in data or data["output"] is None:
         if ok:

@@ -1,11 +1,11 @@
-"""Backends the dialog engine calls: any backend proxy URL over HTTP (and the protocol).
+"""NUGU Backend proxies as byte movers: any backend proxy URL over HTTP (and the protocol).
 
 ``voicehook.server.InProcessBackend`` answers the same protocol with a play's own app, in
 process (it lives in the server layer because it runs the server's ASGI app).
 
 A backend only moves bytes: it POSTs a request body to ``{base}/{action}`` and returns the
-HTTP status and the raw body (or the transport error). The engine interprets the answer, so
-both backends are judged by exactly the same rules.
+HTTP status and the raw body (or the transport error). ``voicehook.nugu.caller.NuguCaller``
+builds the request and judges the answer, so both backends are judged by the same rules.
 """
 
 from __future__ import annotations
