@@ -47,6 +47,8 @@ from bench.common import (  # noqa: E402
 TARGETS = {
     "ceiling": "bench.apps.ceiling",
     "voicehook": "bench.apps.voicehook_app",
+    # --baseline-src: the voicehook app from another source tree, for before/after runs.
+    "baseline": "bench.apps.voicehook_app",
     "fastapi": "bench.apps.fastapi_app",
 }
 UVICORN_FLAGS = [
@@ -442,13 +444,25 @@ def run_scenario(
             env[UPSTREAM_ENV] = f"http://127.0.0.1:{uport}"
             log("checking the fake upstream alone ...")
             scen["upstream_alone_rps"] = check_upstream(uport, args.load_cpu, 3)
-        for name in args.targets:
-            err = import_error(TARGETS[name], env)
+        targets = list(args.targets)
+        envs = {name: env for name in targets}
+        if args.baseline_src is not None:
+            # The same voicehook app, imported from another source tree (an older commit).
+            base = dict(env)
+            base["PYTHONPATH"] = os.pathsep.join(
+                (str(args.baseline_src / "src"), env["PYTHONPATH"])
+            )
+            at = targets.index("voicehook") if "voicehook" in targets else len(targets)
+            targets.insert(at, "baseline")
+            envs["baseline"] = base
+        for name in targets:
+            target_env = envs[name]
+            err = import_error(TARGETS[name], target_env)
             if err is not None:
                 log(f"  {name}: SKIPPED, cannot import {TARGETS[name]}: {err}")
                 scen["skipped"][name] = f"import failed: {err}"
                 continue
-            server = start_server(name, attr, env, args.server_cpu, workdir)
+            server = start_server(name, attr, target_env, args.server_cpu, workdir)
             if server is None:
                 scen["skipped"][name] = "did not start"
                 continue
@@ -500,6 +514,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--scenario", choices=["plain", "upstream", "all"], default="plain", help="what to run"
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        default=None,
+        help="also measure the voicehook app from this source tree (e.g. a git worktree of an "
+        "older commit) as target 'baseline', interleaved with the others",
+    )
     parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per target")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds per target")
     parser.add_argument(
@@ -511,7 +532,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--targets",
         type=lambda s: s.split(","),
-        default=list(TARGETS),
+        default=[t for t in TARGETS if t != "baseline"],
         help="comma list of " + ",".join(TARGETS),
     )
     parser.add_argument("--server-cpu", default="0", help="core for the servers (taskset -c)")

@@ -2,17 +2,15 @@
 
 Usage::
 
-    from tests._support.redis_server import RedisServer, redis_server_binary
+    from tests._support.redis_server import RedisServer, require_redis_server
 
     with RedisServer() as server:          # free port, temp dir, no persistence
         url = server.url                   # "redis://127.0.0.1:PORT/0"
         server.stop()                      # simulate an outage ...
         server.start()                     # ... and come back on the same port
 
-In pytest, skip when the binary is missing::
-
-    if redis_server_binary() is None:
-        pytest.skip("redis-server binary not found (apt-get install redis-server)")
+In pytest, call ``require_redis_server()`` first: it skips when the binary is missing on a
+developer's machine, and fails under CI (``CI`` set to true), where scripts/test installs it.
 
 The helper speaks RESP over a plain socket, so it needs no Redis client package.
 """
@@ -28,7 +26,13 @@ import tempfile
 import time
 from types import TracebackType
 
-__all__ = ["RedisServer", "RedisServerError", "free_port", "redis_server_binary"]
+__all__ = [
+    "RedisServer",
+    "RedisServerError",
+    "free_port",
+    "redis_server_binary",
+    "require_redis_server",
+]
 
 
 class RedisServerError(RuntimeError):
@@ -43,6 +47,25 @@ def redis_server_binary() -> str | None:
     return shutil.which("redis-server") or (
         "/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK) else None
     )
+
+
+def require_redis_server() -> str:
+    """The ``redis-server`` path; else skip the test, or fail it when running under CI.
+
+    A CI machine that lacks the binary would otherwise pass with every Redis test skipped.
+    """
+    import pytest
+
+    binary = redis_server_binary()
+    if binary is not None:
+        return binary
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(
+            "redis-server is not installed, and CI must run the Redis tests: scripts/test "
+            "installs it with apt-get (as root); or set REDIS_SERVER_BIN",
+            pytrace=False,
+        )
+    pytest.skip("redis-server binary not found (apt-get install redis-server)")
 
 
 def free_port() -> int:

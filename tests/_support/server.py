@@ -19,12 +19,26 @@ def free_port() -> int:
         return port
 
 
+def plain_asgi(app: Any) -> Any:
+    """``app`` behind a plain three-argument function.
+
+    uvicorn calls an app with no argument to see whether it is a factory. The real app's
+    ``__call__`` needs three, but under mutation testing (bench/mutation.py) mutmut wraps it in
+    ``(*args, **kwargs)``, and uvicorn would take it for a factory.
+    """
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        await app(scope, receive, send)
+
+    return asgi
+
+
 @contextmanager
 def running_server(app: Any, *, port: int | None = None) -> Iterator[str]:
     """Serve ``app`` until the block ends; yields the base URL ``http://127.0.0.1:PORT``."""
     port = port or free_port()
     config = uvicorn.Config(
-        app,
+        plain_asgi(app),
         host="127.0.0.1",
         port=port,
         lifespan="on",

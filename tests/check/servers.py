@@ -16,6 +16,8 @@ from typing import Any
 import uvicorn
 from aiohttp import web
 
+from tests._support.server import plain_asgi
+
 Serve = Callable[[socket.socket, asyncio.Event, threading.Event], Awaitable[None]]
 
 
@@ -64,7 +66,9 @@ def uvicorn_server(app: Any) -> Iterator[str]:
     """Run an ASGI app with uvicorn; yields the base URL."""
 
     async def serve(sock: socket.socket, stop: asyncio.Event, ready: threading.Event) -> None:
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        config = uvicorn.Config(
+            plain_asgi(app), log_level="warning", lifespan="on", access_log=False
+        )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
         for _ in range(500):

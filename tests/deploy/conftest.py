@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._support.redis_server import RedisServer, free_port, redis_server_binary
+from tests._support.redis_server import RedisServer, free_port, require_redis_server
 
 ROOT = Path(__file__).resolve().parents[2]
 QUIZ = ROOT / "examples" / "quiz"
@@ -98,8 +98,7 @@ def two_servers(tmp: Path, store: str) -> Iterator[tuple[Served, Served]]:
 
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[RedisServer]:
-    if redis_server_binary() is None:
-        pytest.skip("redis-server binary not found (apt-get install redis-server)")
+    require_redis_server()
     with RedisServer() as server:
         yield server
 

@@ -299,3 +299,32 @@ def test_number_like_text_never_raises(text: str) -> None:
         if m.type == BID_QT:
             float(m.value)  # always a plain decimal number
     parse_korean_number(text)
+
+
+# --------------------------------------------------------------------------- typed chat dates
+
+_DATE_TYPES = ("BID_DT_DAY", "BID_DT_YMONTH", "BID_DT_MDAY", "BID_DT_WDAY")
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("7/4 무슨 요일이야", [("BID_DT_YMONTH", "7", "7"), ("BID_DT_MDAY", "4", "4")]),
+        ("12/25", [("BID_DT_YMONTH", "12", "12"), ("BID_DT_MDAY", "25", "25")]),
+        ("13/45 무슨 요일", []),
+        ("1/2/3", []),
+        ("4일 뒤 부산", [("BID_DT_DAY", "4일 뒤", "AAA_TOMORROW"), ("BID_DT_MDAY", "4일", "4")]),
+        ("이틀 후", [("BID_DT_DAY", "이틀 후", "A_TOMORROW")]),
+        ("하루 뒤에", [("BID_DT_DAY", "하루 뒤", "TOMORROW")]),
+        ("3일 전", [("BID_DT_DAY", "3일 전", "BB_YESTERDAY"), ("BID_DT_MDAY", "3일", "3")]),
+        ("9일 뒤", [("BID_DT_MDAY", "9일", "9")]),  # no BID_DT_DAY value that far
+    ],
+)
+def test_typed_dates(text: str, want: list[tuple[str, str, str]]) -> None:
+    got = [(m.type, m.text, m.value) for m in find_builtin_entities(text, _DATE_TYPES)]
+    assert got == want
+
+
+def test_slash_dates_need_both_month_and_day_types() -> None:
+    assert find_builtin_entities("7/4", ("BID_DT_MDAY",)) == []
+    assert [m.value for m in find_builtin_entities("7/4", ("BID_QT",))] == ["7", "4"]

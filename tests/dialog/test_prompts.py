@@ -428,9 +428,31 @@ def test_render_never_raises_for_templates_that_parse(
         assume(False)
         return
     rendered = template.render(params)
-    assert rendered == render(text, params, FILTERS)
-    if "{{" not in text:
+    assert isinstance(rendered, str)
+    if "{" not in text and "}" not in text:
         assert rendered == text
+
+
+_PLAIN_TEXT = st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=8)
+_PLAIN_PIECES = st.lists(
+    st.one_of(
+        _PLAIN_TEXT.map(lambda t: ("text", t)),
+        st.sampled_from(["a", "b", "missing"]).map(lambda n: ("param", n)),
+    ),
+    max_size=6,
+)
+
+
+@given(_PLAIN_PIECES, st.dictionaries(st.sampled_from(["a", "b"]), st.none() | _PLAIN_TEXT))
+def test_plain_placeholders_render_to_their_values(
+    pieces: list[tuple[str, str]], params: dict[str, str | None]
+) -> None:
+    """An oracle built apart from the renderer: text stays, ``{{name}}`` becomes the value,
+    and None or a missing parameter becomes "" (docs/prompts.md)."""
+    text = "".join(p if kind == "text" else "{{" + p + "}}" for kind, p in pieces)
+    expected = "".join(p if kind == "text" else (params.get(p) or "") for kind, p in pieces)
+    assert parse_template(text, FILTERS).render(params) == expected
+    assert render(text, params, FILTERS) == expected
 
 
 @given(st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31)))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from tests._support.server import plain_asgi
 from voicehook.cli import main
 from voicehook.cli.loading import load_play
 from voicehook.dialog.nlu import SimpleTokenizer
@@ -95,7 +96,9 @@ def server_url() -> Iterator[str]:
 
     port = _free_port()
     app = create_app(load_play(str(PLAY_DIR)), Settings(prefix="/nugu", port=port))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        plain_asgi(app), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voicehook.play import DefinitionError, load_definition, parse_definition
+from voicehook.play import DefinitionError, PlayDefinition, load_definition, parse_definition
 from voicehook.play.definition import AllOf, Equals, Exists, IntentIs
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -39,10 +38,10 @@ def test_the_documented_example_loads() -> None:
 
 @pytest.mark.parametrize("name", ["weather", "music", "calc", "quiz"])
 def test_example_plays_load(name: str) -> None:
-    path = EXAMPLES / name / "play.yaml"
-    if not path.exists():
-        pytest.skip(f"{path} not written yet")
-    assert load_definition(path).name == name
+    # Every example exists: a missing one is a failure (load_definition raises), not a skip.
+    d = load_definition(EXAMPLES / name / "play.yaml")
+    assert d.name == name
+    assert d.actions, f"the {name} example declares no action"
 
 
 def test_errors_point_at_the_line() -> None:
@@ -131,8 +130,25 @@ def test_missing_file_and_directory_lookup(tmp_path: Path) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=300))
 def test_any_text_parses_or_raises_definition_error(text: str) -> None:
-    with contextlib.suppress(DefinitionError):
-        parse_definition(text)
+    """Any text gives a definition or a DefinitionError that lists located problems; never
+    another exception. A definition has a string name and parses the same way twice."""
+    try:
+        d = parse_definition(text)
+    except DefinitionError as exc:
+        _check_problems(exc)
+        return
+    assert isinstance(d, PlayDefinition)
+    assert isinstance(d.name, str) and d.name
+    assert parse_definition(text) == d
+
+
+def _check_problems(exc: DefinitionError) -> None:
+    assert exc.problems, "a DefinitionError without problems"
+    message = str(exc)
+    assert message.startswith(f"<string> has {len(exc.problems)} problem(s):")
+    for problem in exc.problems:
+        assert isinstance(problem, str) and problem.startswith("<string>")
+        assert problem in message
 
 
 @settings(max_examples=100, deadline=None)
@@ -163,7 +179,24 @@ def test_any_text_parses_or_raises_definition_error(text: str) -> None:
     )
 )
 def test_any_yaml_structure_parses_or_raises_definition_error(data: object) -> None:
+    """A structure without a name, or with a key a play does not have at the top, is refused
+    with a problem that says so; whatever parses has the name it was given."""
     import yaml
 
-    with contextlib.suppress(DefinitionError):
-        parse_definition(yaml.safe_dump(data, allow_unicode=True))
+    text = yaml.safe_dump(data, allow_unicode=True)
+    top_keys = {"name", "actions", "parameters", "exceptions"}
+    must_fail = not isinstance(data, dict) or "name" not in data or bool(set(data) - top_keys)
+    try:
+        d = parse_definition(text)
+    except DefinitionError as exc:
+        _check_problems(exc)
+        if isinstance(data, dict) and "name" not in data:
+            assert any("missing 'name'" in p for p in exc.problems), exc.problems
+        if isinstance(data, dict) and set(data) - top_keys:
+            assert any("unknown key" in p for p in exc.problems), exc.problems
+        return
+    assert not must_fail, f"accepted {data!r}"
+    assert isinstance(data, dict)
+    assert isinstance(d.name, str) and d.name
+    if isinstance(data["name"], str):
+        assert d.name == data["name"]

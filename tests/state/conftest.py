@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests._support.redis_server import RedisServer, redis_server_binary
+from tests._support.redis_server import RedisServer, require_redis_server
 from voicehook import ActionRequest, Play
 from voicehook.store import Entry, MemoryStore, Store
 
@@ -117,7 +117,6 @@ def private_profile(user_key: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    if redis_server_binary() is None:
-        pytest.skip("redis-server binary not found (apt-get install redis-server)")
+    require_redis_server()
     with RedisServer() as server:
         yield server

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._support.redis_server import RedisServer, redis_server_binary
+from tests._support.redis_server import RedisServer, require_redis_server
 from tests.state.conftest import counter_play
 from voicehook.server import Settings
 from voicehook.testing import NuguTestClient
@@ -54,8 +54,7 @@ async def test_state_survives_a_new_app_instance(
 
 @pytest.mark.redis
 async def test_redis_down_answers_failure_code_and_health_503_then_recovers() -> None:
-    if redis_server_binary() is None:
-        pytest.skip("redis-server binary not found")
+    require_redis_server()
     with RedisServer() as server:
         url = f"{server.url}?connect_timeout=0.5&timeout=1"
         async with NuguTestClient(counter_play(), Settings(store=url)) as client:

@@ -6,13 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests._support.redis_server import RedisServer, redis_server_binary
+from tests._support.redis_server import RedisServer, require_redis_server
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """One redis-server for the whole session. Tests use random keys, so they can share it."""
-    if redis_server_binary() is None:
-        pytest.skip("redis-server binary not found (apt-get install redis-server)")
+    require_redis_server()
     with RedisServer() as server:
         yield server

@@ -114,10 +114,25 @@ def format_turn(result: TurnResult, *, verbose: bool = False, style: Style | Non
     if result.kind == "event" and result.event is not None:
         lines.append(f"  event   {result.event.get('type')}")
     else:
-        ents = ", ".join(f"{e.role}={e.value}" for e in result.entities)
+        ents = ", ".join(
+            f"{e.role}={e.value}"
+            + (f" (typed {e.text!r}, {e.source} {e.confidence:.2f})" if e.confidence < 1 else "")
+            for e in result.entities
+        )
         intent = result.intent or "(none)"
         nlu = f"  intent  {intent} ({result.score:.2f})"
         lines.append(nlu + (f"  entities {ents}" if ents else ""))
+        if result.corrections or result.unresolved:
+            read = ", ".join(result.corrections)
+            unclear = ", ".join(repr(u) for u in result.unresolved)
+            lines.append(
+                s.yellow(
+                    "  typed   "
+                    + (f"read {read}" if read else "")
+                    + ("; " if read and unclear else "")
+                    + (f"not understood {unclear}" if unclear else "")
+                )
+            )
     if result.actions:
         lines.append(s.dim(f"  path    {' -> '.join(result.actions)}"))
     for call in result.calls:
@@ -167,6 +182,7 @@ def describe_state(state: DialogState, device: DeviceState, *, ended: bool = Fal
             "SlotWait": lambda: f"slot filling {getattr(w, 'param', '')}",
             "ExceptionWait": lambda: f"exception wait {getattr(w, 'code', '')}",
             "ListenWait": lambda: f"multi-turn {getattr(w, 'action', '')}",
+            "ConfirmWait": lambda: f"confirming {getattr(w, 'intent', '')}",
         }[type(w).__name__]()
     return f"session {state.session_id[:8]} open, {what}; {player}"
 

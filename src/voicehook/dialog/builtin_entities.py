@@ -613,6 +613,54 @@ def _find_wdays(text: str) -> list[BuiltinMatch]:
     return out
 
 
+# "4일 뒤", "이틀 후", "2일 전": days counted from today, as the BID_DT_DAY values NUGU has.
+_RELATIVE_COUNTS: Final[dict[str, int]] = {"하루": 1, "이틀": 2, "사흘": 3, "나흘": 4}
+_RELATIVE_AFTER: Final[dict[int, str]] = {
+    1: "TOMORROW",
+    2: "A_TOMORROW",
+    3: "AA_TOMORROW",
+    4: "AAA_TOMORROW",
+}
+_RELATIVE_BEFORE: Final[dict[int, str]] = {1: "YESTERDAY", 2: "B_YESTERDAY", 3: "BB_YESTERDAY"}
+_RELATIVE_RE = re.compile(
+    r"(?:(?P<digits>[0-9]{1,2})\s*일|(?P<sino>[일이삼사])\s*일|(?P<word>하루|이틀|사흘|나흘))"
+    r"\s*(?P<dir>뒤|후|있다가|이따가|지나서|전)"
+)
+_SINO_SMALL: Final[dict[str, int]] = {"일": 1, "이": 2, "삼": 3, "사": 4}
+
+
+def _find_relative_days(text: str) -> list[BuiltinMatch]:
+    out: list[BuiltinMatch] = []
+    for m in _RELATIVE_RE.finditer(text):
+        if not _left_boundary(text, m.start()):
+            continue
+        if m.group("digits"):
+            count = int(m.group("digits"))
+        elif m.group("sino"):
+            count = _SINO_SMALL[m.group("sino")]
+        else:
+            count = _RELATIVE_COUNTS[m.group("word")]
+        table = _RELATIVE_BEFORE if m.group("dir") == "전" else _RELATIVE_AFTER
+        value = table.get(count)
+        if value is not None:
+            out.append(BuiltinMatch(BID_DT_DAY, m.group(), value, m.start(), m.end()))
+    return out
+
+
+# "7/4", "12/25": month/day as typed in chat (only when both types are looked for).
+_SLASH_DATE_RE = re.compile(r"(?<![0-9/.])([0-9]{1,2})\s*/\s*([0-9]{1,2})(?![0-9/])")
+
+
+def _find_slash_dates(text: str) -> list[BuiltinMatch]:
+    out: list[BuiltinMatch] = []
+    for m in _SLASH_DATE_RE.finditer(text):
+        month, day = int(m.group(1)), int(m.group(2))
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            out.append(BuiltinMatch(BID_DT_YMONTH, m.group(1), str(month), m.start(1), m.end(1)))
+            out.append(BuiltinMatch(BID_DT_MDAY, m.group(2), str(day), m.start(2), m.end(2)))
+    return out
+
+
 def _numbers_before(text: str, unit_index: int, max_value: int) -> list[tuple[int, int]]:
     """Numbers that end right before ``text[unit_index]``: ``[(start, value), ...]``."""
     found: list[tuple[int, int]] = []
@@ -668,6 +716,9 @@ def find_builtin_entities(text: str, types: Collection[str]) -> list[BuiltinMatc
     out: list[BuiltinMatch] = []
     if BID_DT_DAY in types:
         out.extend(_find_days(text))
+        out.extend(_find_relative_days(text))
+    if BID_DT_YMONTH in types and BID_DT_MDAY in types:
+        out.extend(_find_slash_dates(text))
     if BID_DT_WDAY in types:
         out.extend(_find_wdays(text))
     if BID_DT_YMONTH in types:

@@ -13,6 +13,7 @@ JSON with ``voicehook.nugu.caller.NuguCaller``), and channels hand it recognised
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import re
 import time
@@ -26,23 +27,31 @@ import msgspec
 from voicehook.dialog.caller import ActionCall, ActionCaller, CallAnswer
 from voicehook.dialog.nlu import (
     AUDIO_PLAYER_INTENTS,
-    DEFAULT_BUILTIN_INTENTS,
     INTENT_OPEN,
     INTENT_REWIND,
     INTENT_STOP,
     EntityMatch,
-    EntityTypeSpec,
-    IntentSpec,
-    Nlu,
+    NluResult,
     Tokenizer,
 )
 from voicehook.dialog.prompts import Filters, PromptStack, TemplateError, parse_template
+from voicehook.dialog.recognizer import (
+    Recognizer,
+    build_recognizer,
+    confirm_prompt,
+    load_recognizer,
+    read_yes_no,
+    reask_prompt,
+    uncertain_entities,
+)
 from voicehook.dialog.session import (
     AudioPlayerState,
+    ConfirmWait,
     DeviceState,
     DialogState,
     ExceptionWait,
     ListenWait,
+    PendingEntity,
     SlotWait,
     copy_state,
 )
@@ -80,6 +89,7 @@ DEFAULT_FALLBACK_PROMPT = "죄송해요, 잘 이해하지 못했어요."
 #: Branch conditions see the AudioPlayer context as parameters with this prefix.
 NPK_PREFIX = "[NPK]context_supportedInterfaces_AudioPlayer_"
 _MAX_DEPTH = 64
+_log = logging.getLogger("voicehook.dialog")
 _PARAM_REF = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 
 PromptSource: TypeAlias = Literal[
@@ -92,6 +102,7 @@ PromptSource: TypeAlias = Literal[
     "failure",
     "reprompt",
     "rewind",
+    "confirm",
 ]
 
 
@@ -121,6 +132,14 @@ class EngineSettings:
       the prompt stacks decide).
     - ``device_type``: ``context.device.type``.
     - ``nlu_threshold``: minimum intent score.
+    - ``nlu_uncertain``: what to do when a typed entity that fills a parameter was corrected
+      (``모래`` → 모레) or read from part of a form, or part of the utterance looks like a
+      value but was not understood (``13/45``): ``confirm`` (default) asks "맞아요?" and runs
+      the intent on yes; ``reask`` asks the user to say it again; ``accept`` uses the
+      corrected values without asking. Parts not understood are always asked again unless
+      ``accept``. See docs/nlu.md.
+    - ``recognizer``: ``"package.module:factory"``, a callable taking the PlayDefinition and
+      returning a :class:`~voicehook.dialog.recognizer.Recognizer` (None: the built-in NLU).
     """
 
     timeout: float = 3.0
@@ -134,6 +153,8 @@ class EngineSettings:
     max_failures: int | None = None
     device_type: str = "speaker"
     nlu_threshold: float = 0.4
+    nlu_uncertain: Literal["confirm", "reask", "accept"] = "confirm"
+    recognizer: str | None = None
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:
@@ -142,6 +163,8 @@ class EngineSettings:
             raise ValueError("custom_stop_action must be auto, always or never")
         if self.welcome_type not in ("wait", "continuation"):
             raise ValueError("welcome_type must be wait or continuation")
+        if self.nlu_uncertain not in ("confirm", "reask", "accept"):
+            raise ValueError("nlu_uncertain must be confirm, reask or accept")
         if self.max_failures is not None and self.max_failures < 1:
             raise ValueError("max_failures must be at least 1")
 
@@ -211,12 +234,15 @@ TurnInput: TypeAlias = UserText | Intent | DeviceEvent | Reset
 
 
 class EntityInfo(msgspec.Struct, frozen=True):
-    """A recognised entity."""
+    """A recognised entity. ``source``: ``exact``, ``alias``, ``fuzzy`` (a typo corrected:
+    ``text`` as typed, ``value`` as read), ``partial`` or ``confirmed`` (by the user)."""
 
     type: str
     role: str
     text: str
     value: str
+    confidence: float = 1.0
+    source: str = "exact"
 
 
 class BackendCall(msgspec.Struct):
@@ -259,6 +285,9 @@ class TurnResult(msgspec.Struct):
     prompt_source: PromptSource | None = None
     directives: list[dict[str, Any]] = msgspec.field(default_factory=list)
     session_ended: bool = False
+    #: Typed words the NLU read as others ("모래→모레") and parts it did not understand.
+    corrections: list[str] = msgspec.field(default_factory=list)
+    unresolved: list[str] = msgspec.field(default_factory=list)
 
     @property
     def result_codes(self) -> list[str | None]:
@@ -297,8 +326,10 @@ class DialogEngine:
     ``caller`` makes the play's action calls (:class:`~voicehook.dialog.caller.PlayCaller`
     in process, ``voicehook.nugu.caller.NuguCaller`` for NUGU JSON); it may be None for a
     play whose actions never call the backend.
-    ``nlu`` defaults to an :class:`Nlu` built from the play; pass ``tokenizer`` to share the
-    Kiwi model between engines. ``session_scope`` goes into the seeded session ids (setting
+    ``nlu`` (or ``recognizer``, any :class:`~voicehook.dialog.recognizer.Recognizer`, e.g. an
+    external NLU service) defaults to the built-in :class:`Nlu` built from the play (or the
+    ``recognizer`` setting's factory); pass ``tokenizer`` to share the Kiwi model between
+    engines. ``session_scope`` goes into the seeded session ids (setting
     ``seed``): engines with the same seed and different scopes give different, still
     repeatable ids (one scope per independent conversation).
     """
@@ -309,9 +340,10 @@ class DialogEngine:
         caller: ActionCaller | None = None,
         *,
         settings: EngineSettings | None = None,
-        nlu: Nlu | None = None,
+        nlu: Recognizer | None = None,
         tokenizer: Tokenizer | None = None,
         session_scope: str | None = None,
+        recognizer: Recognizer | None = None,
     ) -> None:
         self.definition = definition
         self.session_scope = session_scope
@@ -323,23 +355,18 @@ class DialogEngine:
         self.uses_audio_player = (
             settings.audio_player if settings.audio_player is not None else _uses_audio(definition)
         )
-        if nlu is None:
-            builtins = set(DEFAULT_BUILTIN_INTENTS)
-            if self.uses_audio_player:
-                builtins |= AUDIO_PLAYER_INTENTS
-            known = DEFAULT_BUILTIN_INTENTS | AUDIO_PLAYER_INTENTS
-            for act in definition.actions.values():
-                if act.trigger and act.trigger.intent in known:
-                    builtins.add(act.trigger.intent)
-            nlu = Nlu(
-                [IntentSpec(i.name, i.examples) for i in definition.intents.values()],
-                [EntityTypeSpec(e.name, e.values) for e in definition.entities.values()],
+        if recognizer is None and nlu is None and settings.recognizer:
+            recognizer = load_recognizer(settings.recognizer, definition)
+        self.nlu: Recognizer = (
+            recognizer
+            or nlu
+            or build_recognizer(
+                definition,
+                audio_player=self.uses_audio_player,
                 tokenizer=tokenizer,
-                builtin_intents=builtins,
                 threshold=settings.nlu_threshold,
-                invocation=definition.invocation,
             )
-        self.nlu = nlu
+        )
         self._by_intent: dict[str, str] = {}
         self._by_event: dict[str, str] = {}
         for act in definition.actions.values():
@@ -535,13 +562,80 @@ class DialogEngine:
                 if p.kind == "utterance"
                 for m in p.mappings
             ]
+        if isinstance(waiting, ConfirmWait):
+            await self._confirm_turn(ctx, waiting, text)
+            return
         if not text.strip():
             parsed_intent: str | None = INTENT_OPEN
             score, entities = 1.0, []
         else:
             nlu = self.nlu.parse(text, expect_types=expect)
             parsed_intent, score, entities = nlu.intent, nlu.score, nlu.entities
+            if await self._doubt(ctx, nlu):
+                return
         await self._understood(ctx, parsed_intent, score, entities)
+
+    # -- typed chat: ask before using corrected or partly understood entities (docs/nlu.md)
+
+    async def _doubt(self, ctx: _Turn, nlu: NluResult) -> bool:
+        """Ask to confirm or to say it again when the result is uncertain; True if asked."""
+        st, res = ctx.state, ctx.result
+        res.corrections = [f"{c.typed}→{c.corrected}" for c in nlu.corrections]
+        res.unresolved = list(nlu.unresolved)
+        mode = self.settings.nlu_uncertain
+        waiting = st.waiting
+        if nlu.intent == INTENT_STOP:
+            return False
+        action = waiting.action if waiting is not None else self._by_intent.get(nlu.intent or "")
+        if action is None or (waiting is None and self.settings.play_builder):
+            return False
+        names = [action]
+        if isinstance(waiting, ListenWait):
+            names += [b.action for b in self.definition.actions[action].branches]
+        params = [p for n in names for p in self.definition.action_parameters(n).values()]
+        doubts = uncertain_entities(nlu, params)
+        if not doubts:
+            return False
+        if mode == "accept":
+            _log.info("nlu: used without asking: %s %s", res.corrections, res.unresolved)
+            return False
+        res.intent, res.score = nlu.intent, nlu.score
+        res.entities = [_info(e) for e in nlu.entities]
+        st.failures += 1
+        if mode == "confirm" and all(d.read_as is not None for d in doubts):
+            pending = tuple(PendingEntity(e.type, e.role, e.text, e.value) for e in nlu.entities)
+            resume = waiting if not isinstance(waiting, ConfirmWait) else waiting.resume
+            st.waiting = ConfirmWait(action, nlu.intent, nlu.score, pending, resume)
+            self._speak(ctx, confirm_prompt(doubts), "wait", "confirm")
+        else:
+            self._speak(ctx, reask_prompt(doubts), "wait", "confirm")
+        _log.info(
+            "nlu: asked the user (%s) about %s; intent %s (%.2f)",
+            mode,
+            ", ".join(f"{d.typed}→{d.read_as}" for d in doubts),
+            nlu.intent,
+            nlu.score,
+        )
+        return True
+
+    async def _confirm_turn(self, ctx: _Turn, wait: ConfirmWait, text: str) -> None:
+        """The answer to a confirm question: yes runs what was understood, no asks again,
+        anything else is a new utterance."""
+        st = ctx.state
+        st.waiting = wait.resume
+        answer = read_yes_no(text)
+        if answer is None:
+            await self._on_text(ctx, text)
+            return
+        if answer is False:
+            ctx.result.intent = None
+            self._speak(ctx, "알겠어요. 다시 말씀해 주세요.", "wait", "confirm")
+            return
+        entities = [
+            EntityMatch(e.type, e.role, e.text, e.value, 0, 0, 1.0, "confirmed")
+            for e in wait.entities
+        ]
+        await self._understood(ctx, wait.intent, wait.score, entities)
 
     async def _on_intent(self, ctx: _Turn, given: Intent) -> None:
         """A recognised intent: its slots become entities, then the same rules as text."""
@@ -582,7 +676,9 @@ class DialogEngine:
             intent = None
         ctx.intent = intent
         res.intent, res.score = intent, score
-        res.entities = [EntityInfo(e.type, e.role, e.text, e.value) for e in entities]
+        res.entities = [_info(e) for e in entities]
+        if isinstance(waiting, ConfirmWait):  # a recognised Intent input replaces the question
+            st.waiting = waiting = waiting.resume
 
         if intent == INTENT_STOP:
             await self._stop(ctx)
@@ -969,6 +1065,10 @@ class DialogEngine:
 
 
 # =========================================================================== helpers
+
+
+def _info(e: EntityMatch) -> EntityInfo:
+    return EntityInfo(e.type, e.role, e.text, e.value, e.confidence, e.source)
 
 
 def _fill(

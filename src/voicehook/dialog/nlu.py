@@ -17,6 +17,14 @@ deterministic and explainable, not a statistical model:
    (the dialog engine then runs ``NUGU.ACTION.fallback``).
 4. **Roles** (``[3](BID_QT:first)``) are given by order, from the chosen intent's examples.
 
+For typed chat (:mod:`voicehook.dialog.typed`), noise (ㅋㅋ, emoji) is masked and common
+English words are read as Korean first; forms are also found inside glued words; symbols
+(``+``, ``×``) and romanised names are built-in forms; unknown words one jamo slip away
+from a known word are corrected (``fuzzy`` entities, lower confidence); built-in commands
+are also found at the start or end of a longer message. Digits no entity took and near
+misses of entity forms go to :attr:`NluResult.unresolved`. Every step keeps the text's
+length, so offsets index what was typed. See ``docs/nlu.md``.
+
 kiwipiepy (the ``voicehook[korean]`` extra) is used for morphemes when it is installed; it is
 imported lazily. Without it :class:`SimpleTokenizer` strips common particles and endings from
 whitespace-separated words, which is less accurate (see ``docs/nlu.md`` for the numbers).
@@ -36,6 +44,15 @@ from voicehook.dialog.builtin_entities import (
     SUPPORTED_BUILTIN_TYPES,
     find_builtin_entities,
     normalize_builtin,
+    parse_korean_number,
+)
+from voicehook.dialog.typed import (
+    BUILTIN_ALIASES,
+    Correction,
+    TypoCorrector,
+    mask_noise,
+    romanize,
+    translate,
 )
 
 __all__ = [
@@ -109,6 +126,11 @@ class EntityMatch:
     ``value`` is what the backend receives: the representative value for a custom synonym,
     the normalised value for a built-in type (``TOMORROW``, ``"23"``), else the spoken text.
     ``start``/``end`` index the parsed text (``text == utterance[start:end]``).
+    ``confidence`` is 1.0 for an exact dictionary or built-in match and lower for a typo
+    corrected by jamo distance; ``source`` says how it was found: ``exact``, ``alias``
+    (a built-in symbol, English word or romanisation), ``fuzzy`` (a typo corrected:
+    ``text`` is what was typed, ``value`` what it was read as) or ``partial`` (the first
+    word of a longer form: 신나는 for 신나는 음악).
     """
 
     type: str
@@ -117,6 +139,14 @@ class EntityMatch:
     value: str
     start: int
     end: int
+    confidence: float = 1.0
+    source: str = "exact"
+
+    @property
+    def corrected(self) -> bool:
+        """True when the entity was found by typo correction or from part of a form
+        (``fuzzy`` or ``partial``): ask before trusting it."""
+        return self.source in ("fuzzy", "partial")
 
 
 @dataclass(slots=True)
@@ -130,6 +160,16 @@ class NluResult:
     intent: str | None
     score: float
     entities: list[EntityMatch] = field(default_factory=list)
+    #: Typed words read as another known word (``서을`` → ``서울``), in order.
+    corrections: list[Correction] = field(default_factory=list)
+    #: Parts that look like entity values but were not understood (``13/45``): the result
+    #: is only partly recognised, so a dialog should ask again instead of using defaults.
+    unresolved: list[str] = field(default_factory=list)
+
+    @property
+    def uncertain(self) -> bool:
+        """True when an entity was corrected or part of the utterance was not understood."""
+        return bool(self.unresolved) or any(e.corrected for e in self.entities)
 
     def entity(self, type_or_role: str) -> EntityMatch | None:
         """The first entity whose role or type is ``type_or_role``, if any."""
@@ -292,6 +332,8 @@ class _Span:
     value: str
     start: int
     end: int
+    confidence: float = 1.0
+    source: str = "exact"
 
 
 def _asked_roles(expect_types: Iterable[str]) -> dict[str, str]:
@@ -302,6 +344,39 @@ def _asked_roles(expect_types: Iterable[str]) -> dict[str, str]:
         type_name, _, role = entry.partition(":")
         roles.setdefault(type_name, set()).add(role or type_name)
     return {t: next(iter(rs)) for t, rs in roles.items() if len(rs) == 1 and t not in rs}
+
+
+# Digits that no entity took ("13/45", "3시"): a sign that the utterance was only partly
+# understood.
+_LEFTOVER_RE: Final = re.compile(r"[0-9][0-9/.:,\-]*")
+# A built-in command found inside a longer message scores this much, and only when the best
+# custom intent scores less than _BUILTIN_SEARCH_BELOW and no custom entity was heard.
+_BUILTIN_SEARCH_SCORE: Final = 0.8
+_BUILTIN_SEARCH_BELOW: Final = 0.5
+# Commands looked for inside longer messages (play and open are too weak a signal there).
+_SEARCHED_INTENTS: Final = frozenset(
+    {INTENT_STOP, INTENT_PAUSE, INTENT_RESUME, INTENT_NEXT, INTENT_PREVIOUS}
+)
+
+
+def _copula_after_form(masked: Sequence[str], start: int, end: int) -> bool:
+    """이/일 right after a custom form and before more Hangul is a copula (서울이야,
+    여름이에요, 세종대왕일걸), not a number, unless a particle follows (팔나누기이는)."""
+    return (
+        end - start == 1
+        and masked[start] in "이일"
+        and start > 0
+        and masked[start - 1] == "|"
+        and (end >= len(masked) or masked[end] not in "는를은을로와과")
+    )
+
+
+def _leftovers(text: str, spans: Sequence[_Span]) -> list[str]:
+    return [
+        m.group()
+        for m in _LEFTOVER_RE.finditer(text)
+        if all(m.end() <= s.start or m.start() >= s.end for s in spans)
+    ]
 
 
 def parse_example(example: str) -> tuple[str, list[tuple[str, str, int, int]]]:
@@ -346,7 +421,7 @@ def _command(nouns: Iterable[str] = (), verbs: Iterable[str] = (), prefix: str =
     return f"^{_FILLER}{prefix}(?:{'|'.join(alternatives)})$"
 
 
-_MEDIA: Final = r"(?:음악|노래|곡|재생|플레이|퀴즈|게임|계산|대화)?"
+_MEDIA: Final = r"(?:(?:음악|노래|곡|재생|플레이|퀴즈|게임|계산|대화)(?:을|를|은|는|도|좀)?)?"
 # Decision (documented in docs/nlu.md): the spec lists 멈춰 among the stop words, so a bare
 # "멈춰" is NUGU.INTENT.stop; pause needs 일시정지/일시 중지 or 잠깐/잠시 + 멈춰/정지.
 _BUILTIN_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
@@ -360,6 +435,7 @@ _BUILTIN_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
                 "잠시정지",
                 "잠깐중지",
                 "잠시중지",
+                "pause",
             ),
             verbs=(
                 "잠깐멈춰",
@@ -375,9 +451,10 @@ _BUILTIN_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
     ),
     INTENT_STOP: re.compile(
         _command(
-            nouns=("그만", "정지", "중지", "종료", "스탑", "스톱", "끝", "닫기", "stop"),
+            nouns=("그만", "정지", "중지", "종료", "스탑", "스톱", "끝", "닫기", "stop", "quit"),
             verbs=(
                 *("멈춰", "멈추", "닫아", "끝내", "끝내자", "끝낼래", "나가", "나갈래", "꺼"),
+                *("그만꺼", "그만멈춰", "그만틀어", "exit"),
                 *("그만들을래", "그만듣자", "그만둘래", "그만두자", "그만둬", "그만할게"),
             ),
             prefix=_MEDIA,
@@ -399,6 +476,7 @@ _BUILTIN_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
                 "이어서재생",
                 "이어재생",
                 "이어듣기",
+                "resume",
             ),
             verbs=(
                 "이어서",
@@ -425,9 +503,11 @@ _BUILTIN_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
                 "다음곡으로",
                 "다음노래로",
                 "스킵",
+                *("다음꺼", "다음께", "담꺼", "담거", "담곡", "담노래", "다음껄로", "next", "skip"),
             ),
             verbs=(
                 "넘겨",
+                *("다음곡으로넘겨", "다음으로넘겨", "다음걸로넘겨", "다음노래로넘겨", "스킵해"),
                 "건너뛰어",
                 "다음곡틀어",
                 "다음노래틀어",
@@ -468,6 +548,36 @@ _BUILTIN_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
 }
 _COMPACT_DROP_RE: Final = re.compile(r"[\s.,!?~…'\"]+")
 
+# Polite and written endings folded onto 줘 before the command patterns: 멈춰 주시겠어요,
+# 꺼 주십시오, 넘겨 주실래요.
+_POLITE_RE: Final = re.compile(
+    r"(?:주시겠어요|주시겠습니까|주십시오|주실래요|주시겠나요|주실수있나요|주실수있어요"
+    r"|주시면좋겠어요|주시면감사하겠습니다|주세용|줘용|줘여|줘라|주라|주셈|줘잉|주삼)$"
+)
+# Words of the built-in commands, for typo correction (일시정시 → 일시정지).
+_COMMAND_WORDS: Final = (
+    *("그만", "정지", "중지", "종료", "일시정지", "일시중지", "잠깐", "잠시", "멈춰", "멈춤"),
+    *("다음", "다음곡", "다음노래", "이전", "이전곡", "재생", "다시", "이어서", "계속"),
+    *("넘겨", "건너뛰어", "틀어", "틀어줘", "들려", "들려줘", "알려줘", "처음부터", "되감기"),
+)
+# Everyday words typed with these plays that are one jamo away from a known word and must
+# not be "corrected" into it (이제 is not 어제, 지금 is not 기금).
+_COMMON_WORDS: Final = (
+    *("이제", "그냥", "지금", "제발", "그럼", "그래", "혹시", "진짜", "정말", "너무", "아주"),
+    *("빨리", "천천히", "나중", "다시", "계속", "아무", "새로", "새로운", "이거", "저거"),
+    *("그거", "여기", "거기", "저기", "우리", "나랑", "너랑", "얼마", "뭐야", "뭐지", "어디"),
+    *("언제", "누구", "왜요", "네네", "아니", "아니야", "맞아", "좋아", "싫어", "고마워"),
+    *("감사", "안녕", "배고파", "심심해", "사랑", "오케이", "괜찮아", "모르겠어", "몰라"),
+)
+# What may follow a corrected word start in the same word: particles and endings.
+_TYPO_ENDINGS: Final = frozenset(
+    {*_SIMPLE_SUFFIXES, "임", "인듯", "일걸", "이다", "였어", "이었어", "도", "만", "좀"}
+)
+_DATE_WORDS: Final = (
+    *("오늘", "내일", "모레", "글피", "어제", "그제", "그저께", "내일모레"),
+    *(f"{d}요일" for d in "월화수목금토일"),
+)
+
 
 def _compact(text: str) -> str:
     return _COMPACT_DROP_RE.sub("", text).lower()
@@ -490,9 +600,13 @@ def _script(ch: str) -> str:
     return ""
 
 
+# Confidence of an entity found from the first word of a multi-word form (신나는).
+_PARTIAL_CONFIDENCE: Final = 0.8
+
 # What may follow a one-syllable dictionary form inside the same word ("곱" in "곱하면").
 _ONE_SYLLABLE_TAILS: Final = frozenset(
     {"", "은", "는", "이", "가", "을", "를", "에", "로", "으로", "도", "요", "야", "이야"}
+    | {"이요", "이에요", "예요", "입니다", "임", "인듯", "인가", "이지", "일걸", "이다"}
 )
 
 
@@ -509,22 +623,27 @@ class _Dictionary:
     """Surface forms of custom (and unsupported built-in) types, matched spacing-insensitively."""
 
     def __init__(self) -> None:
-        # form key (no spaces, lower case) -> [(type, value)]; one form may serve several types
-        self._forms: dict[str, list[tuple[str, str]]] = {}
+        # form key (no spaces, lower case) -> [(type, value, source)]; one form may serve
+        # several types. source: "exact" (the play's form) or "alias" (a built-in one).
+        self._forms: dict[str, list[tuple[str, str, str]]] = {}
         self._lengths: list[int] = []
 
-    def add(self, type_name: str, form: str, value: str) -> None:
+    def add(self, type_name: str, form: str, value: str, source: str = "exact") -> None:
         key = _form_key(form)
         if not key:
             return
         entries = self._forms.setdefault(key, [])
-        if all(t != type_name for t, _ in entries):
-            entries.append((type_name, value))
+        if all(t != type_name for t, _, _ in entries):
+            entries.append((type_name, value, source))
         if len(key) not in self._lengths:
             self._lengths = sorted([*self._lengths, len(key)], reverse=True)
 
+    def forms(self) -> list[tuple[str, str, str, str]]:
+        """Every ``(form key, type, value, source)``."""
+        return [(k, t, v, src) for k, entries in self._forms.items() for t, v, src in entries]
+
     def value_of(self, type_name: str, text: str) -> str | None:
-        for t, value in self._forms.get(_form_key(text), ()):
+        for t, value, _ in self._forms.get(_form_key(text), ()):
             if t == type_name:
                 return value
         return None
@@ -535,7 +654,7 @@ class _Dictionary:
         best: tuple[int, str] | None = None
         for form, entries in self._forms.items():
             if form in key and (best is None or len(form) > best[0]):
-                for t, value in entries:
+                for t, value, _ in entries:
                     if t == type_name:
                         best = (len(form), value)
         return None if best is None else best[1]
@@ -544,7 +663,12 @@ class _Dictionary:
         self, text: str, types: Collection[str] | None, prefer: Collection[str] = ()
     ) -> list[_Span]:
         """Longest forms at word starts; a form of several types gives one of ``prefer``
-        if it can, else the first of ``types`` it was added for."""
+        if it can, else the first of ``types`` it was added for.
+
+        Typed chat glues words ("내일부산날씨", "정답은세종대왕"), so a Hangul form of two or
+        more syllables may also start inside a word: always for three or more syllables, for
+        two when at least two syllables (or a one-syllable particle) precede it in the word.
+        So 부산 is found in 내일부산 and 광주 is still not found in 경광주의보."""
         chars: list[str] = []
         index: list[int] = []
         for i, ch in enumerate(text):
@@ -554,9 +678,28 @@ class _Dictionary:
         compact = "".join(chars)
         out: list[_Span] = []
         for ci, oi in enumerate(index):
-            if oi > 0 and _script(text[oi - 1]) and _script(text[oi - 1]) == _script(text[oi]):
-                continue  # not at the start of a word
+            inside = (
+                oi > 0
+                and _script(text[oi - 1]) != ""
+                and _script(text[oi - 1]) == _script(text[oi])
+            )
+            min_length = 1
+            if inside:
+                if not _is_hangul(text[oi]):
+                    continue  # not at the start of a word
+                ws = oi
+                while ws > 0 and _is_hangul(text[ws - 1]):
+                    ws -= 1
+                before = text[ws:oi]
+                short_ok = (
+                    len(before) >= 2
+                    or before in _ONE_SYLLABLE_TAILS
+                    or parse_korean_number(before) is not None  # 백빼기이십
+                )
+                min_length = 2 if short_ok else 3
             for length in self._lengths:
+                if length < min_length:
+                    break
                 key = compact[ci : ci + length]
                 entries = self._forms.get(key, ()) if len(key) == length else ()
                 allowed = [e for e in entries if types is None or e[0] in types]
@@ -564,9 +707,14 @@ class _Dictionary:
                 if hit is None:
                     continue
                 start, end = oi, index[ci + length - 1] + 1
+                if inside and not all(_is_hangul(c) for c in key):
+                    continue
                 if not self._right_ok(text, key, end):
                     continue
-                out.append(_Span(hit[0], hit[0], text[start:end], hit[1], start, end))
+                confidence = _PARTIAL_CONFIDENCE if hit[2] == "partial" else 1.0
+                out.append(
+                    _Span(hit[0], hit[0], text[start:end], hit[1], start, end, confidence, hit[2])
+                )
                 break
         return out
 
@@ -654,6 +802,8 @@ class Nlu:
         builtin_intents: Collection[str] = DEFAULT_BUILTIN_INTENTS,
         threshold: float = 0.4,
         invocation: str | None = None,
+        extra_types: Collection[str] = (),
+        typos: bool = True,
     ) -> None:
         self._tokenizer = tokenizer if tokenizer is not None else default_tokenizer()
         self._threshold = threshold
@@ -663,6 +813,8 @@ class Nlu:
             raise ValueError(f"unknown built-in intents: {sorted(unknown)}")
         self._invocation = _compact(invocation) if invocation else ""
         self._intent_names = [i.name for i in intents]
+        self._lemma_vocab: set[str] = set()
+        self._lemma_longest = 0
 
         self._dictionary = _Dictionary()
         self._custom_types: set[str] = set()
@@ -681,7 +833,10 @@ class Nlu:
             for plain, marks in examples:
                 for type_name, _, start, end in marks:
                     self._learn_form(type_name, plain[start:end])
+        self._builtin_types.update(t for t in extra_types if t in SUPPORTED_BUILTIN_TYPES)
         self._types = frozenset(self._custom_types | self._builtin_types)
+        self._add_aliases()
+        self._add_partial_forms(entity_types)
 
         raw: list[tuple[int, str, list[str], str, dict[str, tuple[str, ...]]]] = []
         for index, spec, examples in parsed:
@@ -718,11 +873,69 @@ class Nlu:
             for (index, name, _, key, roles), feats in zip(raw, features, strict=True)
         ]
         self._example_norms = [self._norm(e.features) for e in self._examples]
+        # Lemmas of the examples, for words glued together at parse time (see _lemmas).
+        self._lemma_vocab = {
+            f for f in df if "|" not in f and len(f) >= 2 and all(_is_hangul(c) for c in f)
+        }
+        self._lemma_longest = max((len(f) for f in self._lemma_vocab), default=0)
         self._exact: dict[str, _Example] = {}
         for example in self._examples:
             self._exact.setdefault(example.key, example)
+        self._corrector: TypoCorrector | None = None
+        self._near: TypoCorrector | None = None
+        if typos:
+            words, starts = self._vocabulary([p for _, _, examples in parsed for p in examples])
+            self._corrector = TypoCorrector(
+                words, keep=_COMMON_WORDS, endings=_TYPO_ENDINGS, starts=starts
+            )
+            # Entity forms one edit beyond what is corrected (머래 vs 모레): not understood.
+            forms = [k for k, _, _, src in self._dictionary.forms() if src == "exact"]
+            if self._types & {"BID_DT_DAY", "BID_DT_WDAY"}:
+                forms.extend(_DATE_WORDS)
+            self._near = TypoCorrector(
+                forms, keep=[*_COMMON_WORDS, *words, *starts], endings=_TYPO_ENDINGS, slack=1
+            )
 
     # ------------------------------------------------------------------ construction helpers
+
+    def _add_aliases(self) -> None:
+        """Built-in symbol/English forms (+, plus, classic) and romanised Hangul forms
+        (seoul, busan) for the forms the play lists."""
+        for key, type_name, value, source in self._dictionary.forms():
+            if source != "exact" or type_name not in self._custom_types:
+                continue
+            for alias in BUILTIN_ALIASES.get(key, ()):
+                self._dictionary.add(type_name, alias, value, "alias")
+            if len(key) >= 2 and all(_is_hangul(c) for c in key):
+                self._dictionary.add(type_name, romanize(key), value, "alias")
+
+    def _add_partial_forms(self, entity_types: Sequence[EntityTypeSpec]) -> None:
+        """The first word of a multi-word form, when it names one value of its type
+        (신나는 → 신나는 음악), as a ``partial`` form: found, but to be confirmed."""
+        for spec in entity_types:
+            heads: dict[str, set[str]] = {}
+            for value, synonyms in spec.values.items():
+                for form in (value, *synonyms):
+                    words = form.split()
+                    if len(words) > 1 and len(words[0]) >= 2:
+                        heads.setdefault(words[0], set()).add(value)
+            for head, values in heads.items():
+                if len(values) == 1 and self._dictionary.value_of(spec.name, head) is None:
+                    self._dictionary.add(spec.name, head, next(iter(values)), "partial")
+
+    def _vocabulary(self, examples: Iterable[tuple[str, list[Any]]]) -> tuple[list[str], list[str]]:
+        """Known words for typo correction (entity forms, example words, command and date
+        words) and word starts (날씨 of 날씨가) that may be corrections too."""
+        words: list[str] = [k for k, _, _, src in self._dictionary.forms() if src != "alias"]
+        words.extend(_COMMAND_WORDS)
+        starts: list[str] = []
+        for plain, _ in examples:
+            for word in _WORD_RE.findall(plain):
+                words.append(word)
+                starts.extend(word[:n] for n in range(len(word) - 1, 1, -1))
+        if self._types & {"BID_DT_DAY", "BID_DT_WDAY"}:
+            words.extend(_DATE_WORDS)
+        return words, starts
 
     def _learn_form(self, type_name: str, text: str) -> None:
         if type_name in SUPPORTED_BUILTIN_TYPES:
@@ -757,9 +970,21 @@ class Nlu:
         candidates = self._dictionary.find(text, types, prefer)
         builtin = [t for t in types if t in SUPPORTED_BUILTIN_TYPES]
         if builtin:
+            found = find_builtin_entities(text, builtin)
+            if candidates:
+                # Custom forms are word boundaries too: "오더하기칠" → 오, 칠.
+                masked = list(text)
+                for c in candidates:
+                    masked[c.start : c.end] = "|" * (c.end - c.start)
+                seen = {(m.type, m.start, m.end) for m in found}
+                found.extend(
+                    m
+                    for m in find_builtin_entities("".join(masked), builtin)
+                    if (m.type, m.start, m.end) not in seen
+                    and not _copula_after_form(masked, m.start, m.end)
+                )
             candidates.extend(
-                _Span(m.type, m.type, m.text, m.value, m.start, m.end)
-                for m in find_builtin_entities(text, builtin)
+                _Span(m.type, m.type, text[m.start : m.end], m.value, m.start, m.end) for m in found
             )
         if exclude:
             candidates = [
@@ -774,12 +999,50 @@ class Nlu:
         items: list[tuple[int, str]] = [(s.start, _placeholder(s.type)) for s in spans]
         for tok in self._tokenizer.tokenize(text):
             if any(tok.start < s.end and tok.end > s.start for s in spans):
+                # A word glued to an entity ("12월25일인데무슨요일이야"): the rest of it.
+                items.extend(self._outside(text, tok, spans))
                 continue
-            if tok.lemma in _STOPWORDS:
-                continue
-            items.append((tok.start, tok.lemma))
+            items.extend(self._lemmas(tok.start, tok.lemma))
         items.sort(key=lambda item: item[0])
         return [lemma for _, lemma in items]
+
+    def _outside(self, text: str, tok: Token, spans: Sequence[_Span]) -> list[tuple[int, str]]:
+        out: list[tuple[int, str]] = []
+        pos = tok.start
+        for s in sorted(spans, key=lambda s: s.start):
+            if s.end <= pos or s.start >= tok.end:
+                continue
+            if s.start - pos >= 2:
+                out.extend(self._piece(text, pos, s.start))
+            pos = max(pos, s.end)
+        if tok.end - pos >= 2:
+            out.extend(self._piece(text, pos, tok.end))
+        return out
+
+    def _piece(self, text: str, start: int, end: int) -> list[tuple[int, str]]:
+        out: list[tuple[int, str]] = []
+        for t in self._tokenizer.tokenize(text[start:end]):
+            out.extend(self._lemmas(start + t.start, t.lemma))
+        return out
+
+    def _lemmas(self, start: int, lemma: str) -> list[tuple[int, str]]:
+        """``lemma``, or the known lemmas glued inside it (날씨어때 → 날씨, 어때): a
+        longest-match scan over the examples' lemmas, for words typed without spaces."""
+        if lemma in _STOPWORDS:
+            return []
+        if len(lemma) < 3 or lemma in self._lemma_vocab or not self._lemma_vocab:
+            return [(start, lemma)]
+        found: list[tuple[int, str]] = []
+        i = 0
+        while i < len(lemma):
+            for n in range(min(len(lemma) - i, self._lemma_longest), 1, -1):
+                if lemma[i : i + n] in self._lemma_vocab:
+                    found.append((start + i, lemma[i : i + n]))
+                    i += n
+                    break
+            else:
+                i += 1
+        return found or [(start, lemma)]
 
     @staticmethod
     def _features(seq: Sequence[str]) -> set[str]:
@@ -831,16 +1094,32 @@ class Nlu:
                 if expected is not None:
                     structured.entities = [e for e in structured.entities if e.type in expected]
                 return structured
-        offset, body = self._strip_invocation(text)
-        if body is None:
+        offset, typed = self._strip_invocation(text)
+        if typed is None:
             return NluResult(INTENT_OPEN, 1.0, [])
         types = self._types if expected is None else self._types | expected
-        spans = _resolve_overlaps(self._recognise(body, types, prefer=expected or ()))
+        prefer = expected or ()
+        body, corrections = translate(mask_noise(typed))
+        spans = _resolve_overlaps(self._recognise(body, types, prefer=prefer))
+        if self._corrector is not None:
+            fixed, typos = self._corrector.correct(body, [(s.start, s.end) for s in spans])
+            if typos:
+                body = fixed
+                corrections = sorted([*corrections, *typos], key=lambda c: c.start)
+                spans = _resolve_overlaps(self._recognise(body, types, prefer=prefer))
+        if corrections:
+            spans = self._mark_corrected(spans, corrections, typed)
+        spans = [
+            s if s.text == typed[s.start : s.end] else replace(s, text=typed[s.start : s.end])
+            for s in spans
+        ]  # noise was masked: report what was typed
         key = self._key(body, spans)
         intent: str | None
         score: float
         best: _Example | None = None
         compact = _compact(body)
+        if not compact:
+            return NluResult(None, 0.0, [], corrections)
         if key in self._exact:
             best = self._exact[key]
             intent, score = best.intent, 1.0
@@ -848,7 +1127,21 @@ class Nlu:
             intent, score = builtin, 1.0
         else:
             intent, score, best = self._score(body, spans)
+            if (intent is None or score < _BUILTIN_SEARCH_BELOW) and not any(
+                s.type in self._custom_types for s in spans
+            ):
+                found = self._search_builtin(body)
+                if found is not None:
+                    intent, score, best = found, _BUILTIN_SEARCH_SCORE, None
+        if corrections and intent is not None:
+            score = round(score * min(c.confidence for c in corrections), 4)
         entities = self._assign_roles(intent, best, spans, offset)
+        unresolved: list[str] = []
+        if intent is not None and not intent.startswith("NUGU.INTENT."):
+            unresolved = _leftovers(body, spans)
+            if self._near is not None:
+                taken = [(s.start, s.end) for s in spans] + [(c.start, c.end) for c in corrections]
+                unresolved.extend(c.typed for c in self._near.correct(body, taken)[1])
         if expected is not None:
             entities = [e for e in entities if e.type in expected]
             counts = Counter(e.type for e in entities)
@@ -858,7 +1151,35 @@ class Nlu:
                 else e
                 for e in entities
             ]
-        return NluResult(intent, score, entities)
+        if offset:
+            corrections = [
+                replace(c, start=c.start + offset, end=c.end + offset) for c in corrections
+            ]
+        return NluResult(intent, score, entities, corrections, unresolved)
+
+    @staticmethod
+    def _mark_corrected(
+        spans: Sequence[_Span], corrections: Sequence[Correction], typed: str
+    ) -> list[_Span]:
+        """Spans over a corrected word become ``fuzzy`` (a typo: lower confidence) or
+        ``alias`` (an English word), with the typed text."""
+        out: list[_Span] = []
+        for s in spans:
+            hits = [c for c in corrections if c.start < s.end and c.end > s.start]
+            if hits:
+                start = min(s.start, *(c.start for c in hits))
+                end = max(s.end, *(c.end for c in hits))
+                typo = [c.confidence for c in hits if c.kind == "typo"]
+                s = replace(
+                    s,
+                    text=typed[start:end],
+                    start=start,
+                    end=end,
+                    confidence=min(typo) if typo else s.confidence,
+                    source="fuzzy" if typo else "alias",
+                )
+            out.append(s)
+        return out
 
     def _strip_invocation(self, text: str) -> tuple[int, str | None]:
         if not self._invocation:
@@ -886,10 +1207,28 @@ class Nlu:
             return len(text), None
         return end + m.end(), remainder
 
-    def _match_builtin(self, compact: str) -> str | None:
+    def _match_builtin(self, compact: str, only: Collection[str] | None = None) -> str | None:
+        compact = _POLITE_RE.sub("줘", compact)
         for name, pattern in _BUILTIN_PATTERNS.items():
-            if name in self._builtin_intents and pattern.match(compact):
+            if name not in self._builtin_intents or (only is not None and name not in only):
+                continue
+            if pattern.match(compact):
                 return name
+        return None
+
+    def _search_builtin(self, text: str) -> str | None:
+        """A command that is the start or the end of a longer message ("이제 음악 그만",
+        "잠깐 멈춰 줄래 지금 전화 왔어"), cut at word boundaries."""
+        bounds = [m.start() for m in re.finditer(r"(?<!\S)\S", text)]
+        ends = [m.end() for m in re.finditer(r"\S(?!\S)", text)]
+        for start in bounds[1:]:
+            found = self._match_builtin(_compact(text[start:]), _SEARCHED_INTENTS)
+            if found is not None:
+                return found
+        for end in reversed(ends[:-1]):
+            found = self._match_builtin(_compact(text[:end]), _SEARCHED_INTENTS)
+            if found is not None:
+                return found
         return None
 
     def _score(
@@ -940,7 +1279,18 @@ class Nlu:
             i = seen[s.type]
             seen[s.type] += 1
             role = roles[i] if i < len(roles) else (roles[-1] if len(set(roles)) == 1 else s.type)
-            out.append(EntityMatch(s.type, role, s.text, s.value, s.start + offset, s.end + offset))
+            out.append(
+                EntityMatch(
+                    s.type,
+                    role,
+                    s.text,
+                    s.value,
+                    s.start + offset,
+                    s.end + offset,
+                    s.confidence,
+                    s.source,
+                )
+            )
         return out
 
     # ------------------------------------------------------------------ structured input

@@ -22,10 +22,12 @@ import msgspec
 
 __all__ = [
     "AudioPlayerState",
+    "ConfirmWait",
     "DeviceState",
     "DialogState",
     "ExceptionWait",
     "ListenWait",
+    "PendingEntity",
     "SlotWait",
     "Waiting",
     "decode_state",
@@ -75,7 +77,28 @@ class ListenWait(msgspec.Struct, tag="listen", frozen=True):
     reprompts: int = 0
 
 
-Waiting: TypeAlias = SlotWait | ExceptionWait | ListenWait
+class PendingEntity(msgspec.Struct, frozen=True, array_like=True):
+    """An entity kept while the user confirms it: ``[type, role, text, value]``."""
+
+    type: str
+    role: str
+    text: str
+    value: str
+
+
+class ConfirmWait(msgspec.Struct, tag="confirm", frozen=True):
+    """The user is asked to confirm what a typo-corrected or partial entity was read as
+    ("모래 → 모레, 맞아요?"). ``intent``, ``score`` and ``entities`` run on yes; ``resume``
+    is the wait that was active before the question (None: none)."""
+
+    action: str
+    intent: str | None
+    score: float
+    entities: tuple[PendingEntity, ...] = ()
+    resume: SlotWait | ExceptionWait | ListenWait | None = None
+
+
+Waiting: TypeAlias = SlotWait | ExceptionWait | ListenWait | ConfirmWait
 
 
 class DeviceState(msgspec.Struct, kw_only=True):

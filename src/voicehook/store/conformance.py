@@ -129,9 +129,15 @@ class StoreConformance:
 
     @pytest.mark.asyncio
     async def test_open_is_idempotent_and_ping_works(self, store: Store) -> None:
+        key = self.key("open-twice")
+        assert await store.put(key, "before") == 1
         await store.open()
         await store.open()
         await store.ping()
+        # Opening again neither loses data nor resets versions, and the store still works.
+        assert await store.get(key) == Entry("before", 1)
+        assert await store.put(key, "after", version=1) == 2
+        assert await store.get(key) == Entry("after", 2)
 
     @pytest.mark.asyncio
     async def test_create_starts_at_version_1(self, store: Store) -> None:
@@ -170,6 +176,26 @@ class StoreConformance:
         assert (info.value.expected, info.value.actual) == (1, 2)
         assert "1" in str(info.value) and "2" in str(info.value)
         assert await store.get(key) == Entry("b", 2)
+
+    @pytest.mark.asyncio
+    async def test_update_with_version_ahead_of_the_stored_one_conflicts(
+        self, store: Store
+    ) -> None:
+        """A version from the future (say, from a copy of the entry written elsewhere) is as
+        wrong as a stale one. A compare that only rejects *older* versions passes the other
+        tests."""
+        key = self.key("ahead")
+        await store.put(key, "a")
+        await store.put(key, "b", version=1)
+        for ahead in (3, 4, 100):
+            with pytest.raises(ConflictError) as info:
+                await store.put(key, "from the future", version=ahead)
+            assert (info.value.expected, info.value.actual) == (ahead, 2)
+        with pytest.raises(ConflictError) as deleted:
+            await store.delete(key, version=3)
+        assert (deleted.value.expected, deleted.value.actual) == (3, 2)
+        assert await store.get(key) == Entry("b", 2)
+        assert await store.put(key, "c", version=2) == 3
 
     @pytest.mark.asyncio
     async def test_update_of_missing_key_conflicts(self, store: Store) -> None:

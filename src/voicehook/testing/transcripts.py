@@ -30,7 +30,8 @@ from voicehook.dialog.engine import (
     TurnResult,
     UserText,
 )
-from voicehook.dialog.nlu import Nlu, Tokenizer
+from voicehook.dialog.nlu import Tokenizer
+from voicehook.dialog.recognizer import Recognizer
 from voicehook.dialog.session import DeviceState
 from voicehook.nugu.backend import Backend, HttpBackend
 from voicehook.nugu.caller import NuguCaller
@@ -382,7 +383,7 @@ async def arun_transcripts(
     be, definition = make_backend(transcript, backend, timeout=timeout, api_key=api_key)
     caller = NuguCaller(be)
     report = Report(Path(path))
-    recognisers: dict[tuple[float, bool | None], Nlu] = {}
+    recognisers: dict[tuple[float, bool | None], Recognizer] = {}
     try:
         for conv, scope in zip(
             transcript.conversations, session_scopes(transcript.conversations), strict=True
