@@ -126,3 +126,34 @@ async def test_reload_error_has_file_line_column_and_keeps_the_last_good_play(
     assert await session.check_files()
     assert session.problems == [] and session.reloads == 1
     assert not await session.check_files()  # nothing changed since
+
+
+async def test_nugu_over_http_with_backend_url(weather_copy: Path) -> None:
+    """--backend URL: the simulated Dialog Manager calls a backend proxy over real HTTP."""
+    from voicehook import create_app
+
+    backend_app = create_app(load_play(str(weather_copy)))
+    with running_server(backend_app) as backend_url:
+
+        def loader() -> LoadedPlay:
+            forget_modules(weather_copy)
+            return LoadedPlay(load_play(str(weather_copy)), weather_copy, weather_copy)
+
+        choices = nugu_choices(seed=5, backend_url=backend_url, tokenizer=shared_tokenizer())
+        session = ConsoleSession(loader, choices, seed=5, watch=None)
+        await session.start()
+        try:
+            assert session.channel == "nugu-http"  # the URL is the first choice
+            view = await session.turn({"user": "서울 날씨 알려줘"})
+            call = view["calls"][0]
+            assert call["status"] == 200 and call["result_code"] == "OK"
+            assert call["request"]["action"]["actionName"] == "answer.weather"
+            path = session.save("over-http.yaml")
+            assert f"backend: {backend_url}" in path.read_text(encoding="utf-8")
+            report = await arun_transcripts(path, tokenizer=shared_tokenizer())
+            assert report.passed, report.describe_failures()
+
+            await session.select("nugu")  # in process: a new conversation
+            assert [c.channel for c in session.conversations] == ["nugu-http", "nugu"]
+        finally:
+            await session.aclose()
