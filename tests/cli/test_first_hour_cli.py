@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,7 +26,9 @@ def test_voicehook_test_explains_a_folder_without_transcripts(
     assert "without transcripts.yaml" in capsys.readouterr().err
 
 
-def test_counts_are_singular_for_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_counts_are_singular_for_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "play.yaml").write_text(
         "name: one\nactions:\n  answer.one:\n    trigger: {intent: say.one}\n"
         "    response: {prompts: [하나예요.]}\nintents:\n  say.one: {examples: [하나 말해줘]}\n",
@@ -38,6 +42,10 @@ def test_counts_are_singular_for_one(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["test", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "PASS 하나 (1 turn)" in out and "1 turns" not in out
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["simulate", str(tmp_path)]) == 0  # no input: prints its head line and ends
+    out = capsys.readouterr().out
+    assert "play one (1 action)" in out and "1 actions" not in out
 
 
 @pytest.mark.parametrize("command", ["new", "serve", "test", "simulate", "validate", "console"])

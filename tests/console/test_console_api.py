@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import aiohttp
 import pytest
 
 from tests._support.server import free_port, running_server
+from tests.console.conftest import start_console, stop_console
 from voicehook.cli.console import forget_modules, is_loopback
 from voicehook.cli.loading import load_play
 from voicehook.console import ConsoleError, ConsoleSession, LoadedPlay, nugu_choices
@@ -157,3 +159,23 @@ async def test_nugu_over_http_with_backend_url(weather_copy: Path) -> None:
             assert [c.channel for c in session.conversations] == ["nugu-http", "nugu"]
         finally:
             await session.aclose()
+
+
+def test_open_starts_the_browser_on_the_printed_address(
+    weather_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = tmp_path / "opened.txt"
+    script = tmp_path / "browser.sh"
+    script.write_text(f'#!/bin/sh\necho "$1" > {opened}\n', encoding="utf-8")
+    script.chmod(0o755)
+    monkeypatch.setenv("BROWSER", str(script))  # webbrowser runs $BROWSER with the URL
+    console = start_console(weather_copy, tmp_path, "--open")
+    try:
+        for _ in range(100):
+            if opened.exists():
+                break
+            time.sleep(0.1)
+        assert opened.read_text(encoding="utf-8").strip() == console.url
+        assert f"voicehook console: {console.url}" in console.output()
+    finally:
+        stop_console(console)
