@@ -4,9 +4,10 @@ Usage::
 
     .venv/bin/python -m bench.nlu_typed                      # dev set, kiwi
     .venv/bin/python -m bench.nlu_typed --set heldout        # the held-out set (score once)
+    .venv/bin/python -m bench.nlu_typed --set heldout2       # the second held-out set
     .venv/bin/python -m bench.nlu_typed --tokenizer simple --failures
 
-The sets are ``bench/typed_chat/{dev,heldout}.yaml`` (format in their header). Each
+The sets are ``bench/typed_chat/{dev,heldout,heldout2}.yaml`` (format in their header). Each
 utterance is parsed by the recogniser the dialog engine builds for the play
 (:func:`voicehook.dialog.recognizer.build_recognizer`), alone (no dialog context).
 
@@ -211,7 +212,7 @@ def load_items(name: str) -> list[dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--set", choices=("dev", "heldout", "all"), default="dev")
+    parser.add_argument("--set", choices=("dev", "heldout", "heldout2", "all"), default="dev")
     parser.add_argument("--tokenizer", choices=("kiwi", "simple"), default="kiwi")
     parser.add_argument("--failures", action="store_true", help="list every failure")
     parser.add_argument("--json", type=Path, help="also write the table as JSON here")

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RUN = {"bash": "bash", "sh": "bash", "shell": "bash", "python": "python", "py": "python"}
 MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*skip\s*\((?P<why>.+)\)\s*-->\s*$")
 SERVE = re.compile(r"^\s*<!--\s*docs-test:\s*serve\s+(?P<play>\S+)\s*-->\s*$")
+INSTALLS = re.compile(r"\bpip3? (install|uninstall|wheel)\b|\bapt(-get)? install\b")
 FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w-]*)\s*$")
 
 
@@ -127,6 +128,8 @@ def test_block_runs_as_written(block: Block, sandbox: Path, tmp_path: Path) -> N
     env["PATH"] = f"{sandbox / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env.update(WEATHER_TODAY="2026-11-22", VOICEHOOK_DEFAULT_STORE="false", NO_COLOR="1")
     code = block.code
+    # Never install packages from a docs block: it would change this checkout's .venv.
+    assert not INSTALLS.search(code), "a block that installs packages needs a skip marker"
     with contextlib.ExitStack() as stack:
         if block.serve is not None:
             port = stack.enter_context(example_server(sandbox, block.serve, env))

@@ -81,6 +81,15 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
         action="store_true",
         help="print the planned requests as JSON and send nothing",
     )
+    p.add_argument(
+        "--channel",
+        choices=["nugu", "clova"],
+        default="nugu",
+        help="clova: check a CEK custom extension at --backend (docs/clova.md)",
+    )
+    p.add_argument("--clova-private-key", metavar="PEM", help="with --channel clova: signing key")
+    p.add_argument("--clova-path", default="/clova", help="path of the CLOVA endpoint")
+    p.add_argument("--clova-app-id", help="the applicationId to send (your Extension ID)")
 
 
 def _fail(message: str) -> int:
@@ -88,7 +97,45 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _run_clova(args: argparse.Namespace) -> int:
+    from voicehook.check.clova import run_clova_checks
+    from voicehook.testing.clova import ClovaSigner
+
+    if not args.backend or not args.clova_private_key:
+        return _fail(
+            "--channel clova needs --backend URL and --clova-private-key PEM (the extension "
+            "must verify with the matching public key)"
+        )
+    try:
+        definition = load_play(args.play).definition
+        signer = ClovaSigner.from_private_key(args.clova_private_key)
+        checks = asyncio.run(
+            run_clova_checks(
+                args.backend,
+                signer,
+                path=args.clova_path,
+                definition=definition,
+                application_id=args.clova_app_id,
+            )
+        )
+    except (TargetError, DefinitionError, ValueError, OSError) as exc:
+        return _fail(str(exc))
+    if args.json:
+        out = [{"check": c.name, "status": c.status, "problems": c.problems} for c in checks]
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        for c in checks:
+            print(f"{'PASS' if c.passed else 'FAIL'} {c.name} (HTTP {c.status})")
+            for problem in c.problems:
+                print(f"     {problem}")
+        failed = sum(not c.passed for c in checks)
+        print(f"{len(checks) - failed}/{len(checks)} CLOVA checks passed")
+    return 1 if any(not c.passed for c in checks) else 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "channel", "nugu") == "clova":
+        return _run_clova(args)
     try:
         play = load_play(args.play)
     except (TargetError, DefinitionError) as exc:

@@ -8,7 +8,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from voicehook.play import Play
+from voicehook.clova.extension import Extension
+from voicehook.play import Play, parse_definition
 
 
 class TargetError(Exception):
@@ -50,12 +51,14 @@ def load_play(target: str) -> Play:
 
 
 def _from_file(path: Path) -> Play:
-    resolved = path.resolve()
-    digest = hashlib.sha1(str(resolved).encode(), usedforsecurity=False).hexdigest()[:8]
-    name = f"voicehook_app_{resolved.parent.name}_{digest}"
+    return _pick(_import_file(path), str(path), None)
+
+
+def _import_file(path: Path) -> object:
+    name = _module_name(path)
     if name in sys.modules:
-        return _pick(sys.modules[name], str(path), None)
-    spec = importlib.util.spec_from_file_location(name, resolved)
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path.resolve())
     if spec is None or spec.loader is None:
         raise TargetError(f"{path}: cannot load")
     module = importlib.util.module_from_spec(spec)
@@ -65,17 +68,45 @@ def _from_file(path: Path) -> Play:
     except BaseException:
         del sys.modules[name]
         raise
-    return _pick(module, str(path), None)
+    return module
+
+
+def load_clova(target: str) -> Extension | None:
+    """The direct-mode CLOVA extension of ``target``: a module's ``clova`` attribute (a
+    :class:`~voicehook.clova.Extension`), or ``module:attribute`` naming one. None when the
+    target defines none (the play then answers CLOVA in play mode)."""
+    path = Path(target)
+    if path.is_dir():
+        path = path / "app.py"
+    module: object | None = None
+    attr = "clova"
+    if path.suffix == ".py" and path.is_file():
+        module = _import_file(path)
+    elif ":" in target and not path.suffix:
+        module_name, _, attr = target.partition(":")
+        module = importlib.import_module(module_name)
+    found = getattr(module, attr, None) if module is not None else None
+    return found if isinstance(found, Extension) else None
+
+
+def _module_name(path: Path) -> str:
+    resolved = path.resolve()
+    digest = hashlib.sha1(str(resolved).encode(), usedforsecurity=False).hexdigest()[:8]
+    return f"voicehook_app_{resolved.parent.name}_{digest}"
 
 
 def _pick(module: object, where: str, attr: str | None) -> Play:
     names = [attr] if attr else ["play", "create_play"]
+    if attr is None and getattr(module, "play", None) is None:
+        names.append("clova")
     for n in names:
         obj = getattr(module, n, None)
         if obj is None:
             continue
         if isinstance(obj, Play):
             return obj
+        if isinstance(obj, Extension):  # direct mode only: an empty play for NUGU
+            return Play(parse_definition(f"name: {obj.name}\n"))
         if callable(obj):
             made = obj()
             if isinstance(made, Play):

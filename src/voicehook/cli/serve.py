@@ -8,10 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from voicehook.cli.loading import TargetError, load_play
+from voicehook.cli.loading import TargetError, load_clova, load_play
+from voicehook.clova import ClovaApp, ClovaChannel, Extension, SignatureVerifier, SpeechLimits
+from voicehook.clova.playmode import PlayMode
 from voicehook.http import ASGIApp
-from voicehook.server import Settings, configure_logging, create_app
+from voicehook.play import Play
+from voicehook.server import Settings, VoicehookApp, configure_logging, create_app
+from voicehook.server.app import runtime_settings
 from voicehook.server.logs import DebugBodies, default_format
+from voicehook.server.routing import Route
 
 _TARGET_ENV = "VOICEHOOK_TARGET"
 _LOG_FORMAT_ENV = "VOICEHOOK_LOG_FORMAT"
@@ -80,6 +85,24 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
         action="store_true",
         help="log every request and response body (development only: bodies hold what users said)",
     )
+    c = p.add_argument_group("CLOVA", "CLOVA custom extension (see docs/clova.md)")
+    c.add_argument("--clova-path", help="path of the CLOVA endpoint (default /clova)")
+    c.add_argument("--no-clova", action="store_false", dest="clova", default=None)
+    c.add_argument("--clova-public-key", help="PEM public key for SignatureCEK (default: CLOVA's)")
+    c.add_argument(
+        "--clova-app-id",
+        action="append",
+        dest="clova_app_ids",
+        help="accepted applicationId (Extension ID); repeat for several",
+    )
+    c.add_argument(
+        "--clova-insecure-skip-verify",
+        action="store_true",
+        default=None,
+        help="development only: do not check SignatureCEK",
+    )
+    c.add_argument("--clova-deadline", type=float, help="CLOVA answer budget (default 5 s)")
+    c.add_argument("--clova-limits", choices=["fix", "error"], help="speech limits (default fix)")
 
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
@@ -101,8 +124,47 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         "store": args.store,
         "access_log": args.access_log,
         "log_level": args.log_level,
+        "clova": getattr(args, "clova", None),
+        "clova_path": getattr(args, "clova_path", None),
+        "clova_public_key": getattr(args, "clova_public_key", None),
+        "clova_app_ids": tuple(args.clova_app_ids)
+        if getattr(args, "clova_app_ids", None)
+        else None,
+        "clova_insecure_skip_verify": getattr(args, "clova_insecure_skip_verify", None),
+        "clova_deadline": getattr(args, "clova_deadline", None),
+        "clova_limits": getattr(args, "clova_limits", None),
     }
     return settings.merged(flags)
+
+
+def clova_channel(app: ClovaApp, settings: Settings) -> ClovaChannel:
+    """The CLOVA channel for ``app`` as ``settings`` configure it."""
+    if settings.clova_insecure_skip_verify:
+        verifier = None
+    elif settings.clova_public_key:
+        verifier = SignatureVerifier.from_file(settings.clova_public_key)
+    else:
+        verifier = SignatureVerifier.bundled()
+    return ClovaChannel(
+        app,
+        verifier=verifier,
+        app_ids=settings.clova_app_ids,
+        deadline=settings.clova_deadline,
+        limits=SpeechLimits(mode="error" if settings.clova_limits == "error" else "fix"),
+    )
+
+
+def build_app(play: Play, settings: Settings, extension: Extension | None = None) -> VoicehookApp:
+    """The server app: NUGU, plus CLOVA at ``settings.clova_path`` unless turned off."""
+    routes = []
+    if settings.clova:
+        app: ClovaApp = (
+            extension
+            if extension is not None
+            else PlayMode(play, runtime=runtime_settings(play, settings))
+        )
+        routes.append(Route(settings.clova_path, clova_channel(app, settings), exact=True))
+    return create_app(play, settings, routes=routes)
 
 
 def _export(settings: Settings, target: str) -> None:
@@ -123,6 +185,12 @@ def _export(settings: Settings, target: str) -> None:
         "output_policy",
         "health_timeout",
         "upstream_timeout",
+        "clova",
+        "clova_path",
+        "clova_public_key",
+        "clova_insecure_skip_verify",
+        "clova_deadline",
+        "clova_limits",
     ):
         value = getattr(settings, key)
         if value is not None:
@@ -130,6 +198,7 @@ def _export(settings: Settings, target: str) -> None:
                 str(value).lower() if isinstance(value, bool) else str(value)
             )
     os.environ["VOICEHOOK_API_KEYS"] = ",".join(settings.api_keys)
+    os.environ["VOICEHOOK_CLOVA_APP_IDS"] = ",".join(settings.clova_app_ids)
 
 
 def app_factory() -> ASGIApp:
@@ -140,7 +209,7 @@ def app_factory() -> ASGIApp:
     settings = Settings.from_env()
     fmt = os.environ.get(_LOG_FORMAT_ENV)
     configure_logging(settings.log_level, fmt="text" if fmt == "text" else "json")
-    app: ASGIApp = create_app(load_play(target), settings)
+    app: ASGIApp = build_app(load_play(target), settings, load_clova(target))
     if os.environ.get(_DEBUG_BODIES_ENV) == "1":
         app = DebugBodies(app)
     return app
@@ -167,6 +236,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for problem in play.problems():
         print(f"voicehook serve: warning: {problem}", file=sys.stderr)
+    try:
+        app = build_app(play, settings, load_clova(args.play))
+    except (ValueError, OSError) as exc:  # a bad key file, a path conflict
+        print(f"voicehook serve: {exc}", file=sys.stderr)
+        return 2
     shared = settings.store or ("sqlite://" if settings.default_store else "memory:")
     if settings.workers > 1 and shared.lower().startswith("memory:"):
         print(
@@ -224,10 +298,8 @@ def run(args: argparse.Namespace) -> int:
             common["workers"] = settings.workers
         uvicorn.run("voicehook.cli.serve:app_factory", factory=True, **common)
     else:
-        app: ASGIApp = create_app(play, settings)
-        if args.debug_bodies:
-            app = DebugBodies(app)
-        uvicorn.run(app, **common)
+        served: ASGIApp = DebugBodies(app) if args.debug_bodies else app
+        uvicorn.run(served, **common)
     return 0
 
 

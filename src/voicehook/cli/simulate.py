@@ -68,6 +68,16 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
     )
     p.add_argument("--timeout", type=float, help="backend timeout in seconds (default 3)")
     p.add_argument("--api-key", help="send Authorization: token KEY, as a real device does")
+    p.add_argument(
+        "--channel",
+        choices=["nugu", "clova"],
+        default="nugu",
+        help="clova: each turn as a signed CEK request to the CLOVA channel",
+    )
+    p.add_argument(
+        "--clova-private-key", metavar="PEM", help="with --channel clova --backend: signing key"
+    )
+    p.add_argument("--clova-path", default="/clova", help="path of the CLOVA endpoint")
 
 
 # --------------------------------------------------------------------------- output
@@ -328,6 +338,10 @@ def _read_tty(prompt: str) -> Callable[[], str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "channel", "nugu") == "clova":
+        from voicehook.cli.simulate_clova import run as run_clova
+
+        return run_clova(args)
     try:
         engine, where = build_engine(args)
     except (TargetError, DefinitionError, ValueError) as exc:

@@ -20,7 +20,7 @@ from voicehook.cli.simulate import Style, format_turn
 from voicehook.cli.words import count
 from voicehook.play import DefinitionError
 from voicehook.testing import shared_tokenizer
-from voicehook.testing.transcripts import TranscriptError, arun_transcripts
+from voicehook.testing.transcripts import Report, TranscriptError, arun_transcripts
 
 
 def add_parser(sub: Any, name: str, help_text: str) -> None:
@@ -38,6 +38,19 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
     p.add_argument("--api-key", help="send Authorization: token KEY")
     p.add_argument("-v", "--verbose", action="store_true", help="print every turn")
     p.add_argument("--seed", type=int, help="seed for random prompt choice")
+    p.add_argument(
+        "--channel",
+        choices=["nugu", "clova"],
+        default="nugu",
+        help="clova: every turn as a signed CEK request to the CLOVA channel (docs/clova.md)",
+    )
+    p.add_argument(
+        "--clova-private-key",
+        metavar="PEM",
+        help="with --channel clova --backend: sign with this private key (the server has its "
+        "public key as --clova-public-key)",
+    )
+    p.add_argument("--clova-path", default="/clova", help="path of the CLOVA endpoint")
 
 
 def transcript_file(given: str) -> Path:
@@ -67,23 +80,27 @@ def run(args: argparse.Namespace) -> int:
             worst = 2
             continue
         try:
-            report = asyncio.run(
-                arun_transcripts(
-                    path,
-                    args.backend,
-                    settings=overrides,
-                    api_key=args.api_key,
-                    tokenizer=shared_tokenizer(),
+            if args.channel == "clova":
+                report = asyncio.run(_clova(path, args, overrides))
+            else:
+                report = asyncio.run(
+                    arun_transcripts(
+                        path,
+                        args.backend,
+                        settings=overrides,
+                        api_key=args.api_key,
+                        tokenizer=shared_tokenizer(),
+                    )
                 )
-            )
-        except (TranscriptError, TargetError, DefinitionError, ValueError) as exc:
+        except (TranscriptError, TargetError, DefinitionError, ValueError, OSError) as exc:
             print(f"voicehook test: {exc}", file=sys.stderr)
             worst = 2
             continue
         for conv in report.conversations:
             mark = style.green("PASS") if conv.passed else style.red("FAIL")
-            print(f"{mark} {conv.name} ({count(len(conv.turns), 'turn')})")
-            if args.verbose:
+            turns = len(conv.turns) if args.channel == "nugu" else conv.turn_count
+            print(f"{mark} {conv.name} ({count(turns, 'turn')})")
+            if args.verbose and args.channel == "nugu":
                 for i, turn in enumerate(conv.turns, 1):
                     said = turn.text if turn.kind == "user" else turn.kind
                     print(f"  turn {i}: {said}")
@@ -93,3 +110,25 @@ def run(args: argparse.Namespace) -> int:
             worst = max(worst, 1)
         print(report.summary())
     return worst
+
+
+async def _clova(path: str | Path, args: argparse.Namespace, overrides: dict[str, Any]) -> Report:
+    from voicehook.testing.clova import ClovaSigner
+    from voicehook.testing.clova_transcripts import arun_clova_transcripts
+
+    signer = (
+        ClovaSigner.from_private_key(args.clova_private_key) if args.clova_private_key else None
+    )
+    if args.backend and signer is None:
+        raise ValueError(
+            "--channel clova --backend needs --clova-private-key (the server must verify "
+            "signatures with the matching --clova-public-key)"
+        )
+    return await arun_clova_transcripts(
+        path,
+        args.backend,
+        settings=overrides,
+        tokenizer=shared_tokenizer(),
+        signer=signer,
+        clova_path=args.clova_path,
+    )

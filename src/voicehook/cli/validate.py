@@ -96,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
 
         problems += check_prompts(definition, places)
         warnings = check_warnings(definition, places)
+        from voicehook.clova.playmode import check_clova_section
+
+        problems += check_clova_section(definition)
     problems = list(dict.fromkeys(problems))
     for problem in problems:
         print(problem, file=sys.stderr)

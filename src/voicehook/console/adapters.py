@@ -28,7 +28,8 @@ import msgspec
 
 from voicehook.dialog.caller import ActionCaller
 from voicehook.dialog.engine import DialogEngine, EngineSettings, TurnInput, TurnResult
-from voicehook.dialog.nlu import Nlu, Tokenizer
+from voicehook.dialog.nlu import Tokenizer
+from voicehook.dialog.recognizer import Recognizer
 from voicehook.dialog.session import DeviceState, DialogState
 from voicehook.nugu.backend import Backend, HttpBackend
 from voicehook.nugu.caller import NuguCaller
@@ -101,7 +102,7 @@ def make_engine(
     caller: ActionCaller,
     *,
     settings: EngineSettings,
-    nlu: Nlu | None = None,
+    nlu: Recognizer | None = None,
     tokenizer: Tokenizer | None = None,
     session_scope: str | None = None,
 ) -> DialogEngine:

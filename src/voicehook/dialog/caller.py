@@ -90,7 +90,11 @@ class ActionCaller(Protocol):
     """Makes the engine's action calls."""
 
     async def call(self, call: ActionCall, *, timeout: float) -> CallAnswer:
-        """Make one call; never raises for the action's own failures (they are answers)."""
+        """Make one call; never raises for the action's own failures (they are answers).
+
+        The caller keeps the deadline: it answers within about ``timeout`` seconds, with
+        ``error`` set when the action did not answer in time.
+        """
         ...
 
     async def aclose(self) -> None:
@@ -146,13 +150,11 @@ class PlayCaller:
         request.user = call.user_key
         started = time.perf_counter()
         result = await play.call(request, spec, settings)
-        shown = msgspec.to_builtins(call)
-        return CallAnswer(
+        return CallAnswer(  # ``request`` stays None: the engine shows the ActionCall itself
             result_code=result.result_code,
             output=result.output,
             directives=result.directives,
             error=result.error,
-            request=shown,
             response={
                 "resultCode": result.result_code,
                 "output": result.output,

@@ -12,7 +12,6 @@ JSON with ``voicehook.nugu.caller.NuguCaller``), and channels hand it recognised
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import re
@@ -24,7 +23,7 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
-from voicehook.dialog.caller import ActionCall, ActionCaller, CallAnswer
+from voicehook.dialog.caller import ActionCall, ActionCaller
 from voicehook.dialog.nlu import (
     AUDIO_PLAYER_INTENTS,
     INTENT_OPEN,
@@ -34,7 +33,13 @@ from voicehook.dialog.nlu import (
     NluResult,
     Tokenizer,
 )
-from voicehook.dialog.prompts import Filters, PromptStack, TemplateError, parse_template
+from voicehook.dialog.prompts import (
+    Filters,
+    PromptStack,
+    Template,
+    TemplateError,
+    parse_template,
+)
 from voicehook.dialog.recognizer import (
     Recognizer,
     build_recognizer,
@@ -62,6 +67,7 @@ from voicehook.play.definition import (
     Condition,
     EntityMapping,
     Equals,
+    ExceptionCode,
     Exists,
     IntentIs,
     Parameter,
@@ -367,6 +373,15 @@ class DialogEngine:
                 threshold=settings.nlu_threshold,
             )
         )
+        #: Prompt choice when no seed is set: one generator, not one seeded per turn
+        #: (seeding from the OS costs more than the rest of a simple turn).
+        self._rng = random.Random()
+        #: Parsed prompt templates by text: a play has a fixed set of prompts.
+        self._templates: dict[str, Template | TemplateError] = {}
+        #: Each action's parameters and exception codes (with the global ones), computed
+        #: once: the definition does not change under a running engine. Read-only.
+        self._parameters: dict[str, dict[str, Parameter]] = {}
+        self._codes: dict[str, dict[str, ExceptionCode]] = {}
         self._by_intent: dict[str, str] = {}
         self._by_event: dict[str, str] = {}
         for act in definition.actions.values():
@@ -376,6 +391,18 @@ class DialogEngine:
                 self._by_intent.setdefault(act.trigger.intent, act.name)
             if act.trigger.event:
                 self._by_event.setdefault(act.trigger.event, act.name)
+
+    def _action_parameters(self, action: str) -> dict[str, Parameter]:
+        found = self._parameters.get(action)
+        if found is None:
+            found = self._parameters[action] = self.definition.action_parameters(action)
+        return found
+
+    def _exception_codes(self, action: str) -> dict[str, ExceptionCode]:
+        found = self._codes.get(action)
+        if found is None:
+            found = self._codes[action] = self.definition.exception_codes(action)
+        return found
 
     # ------------------------------------------------------------------ public API
 
@@ -414,7 +441,7 @@ class DialogEngine:
         if self.settings.seed is not None:
             rng = random.Random(f"{self.settings.seed}:{st.sessions}:{st.turns}")
         else:
-            rng = random.Random()
+            rng = self._rng
         kind: Literal["user", "event"] = "event" if isinstance(user_input, DeviceEvent) else "user"
         result = TurnResult(turn=st.turns, kind=kind, state=st, device=dev)
         ctx = _Turn(
@@ -509,10 +536,17 @@ class DialogEngine:
             ctx.state.active = True
 
     def _render(self, ctx: _Turn, template: str) -> str:
+        parsed = self._templates.get(template)
+        if parsed is None:
+            try:
+                parsed = parse_template(template, self.filters)
+            except TemplateError as exc:
+                parsed = exc
+            self._templates[template] = parsed
         try:
-            return parse_template(template, self.filters).render(
-                self._lookup_params(ctx.state, ctx.device)
-            )
+            if isinstance(parsed, TemplateError):
+                raise parsed
+            return parsed.render(self._lookup_params(ctx.state, ctx.device))
         except TemplateError as exc:
             ctx.result.violations.append(f"prompt {template!r}: {exc}")
             return template
@@ -558,7 +592,7 @@ class DialogEngine:
         elif isinstance(waiting, ExceptionWait):
             expect = [
                 str(m)
-                for p in self.definition.action_parameters(waiting.action).values()
+                for p in self._action_parameters(waiting.action).values()
                 if p.kind == "utterance"
                 for m in p.mappings
             ]
@@ -592,7 +626,7 @@ class DialogEngine:
         names = [action]
         if isinstance(waiting, ListenWait):
             names += [b.action for b in self.definition.actions[action].branches]
-        params = [p for n in names for p in self.definition.action_parameters(n).values()]
+        params = [p for n in names for p in self._action_parameters(n).values()]
         doubts = uncertain_entities(nlu, params)
         if not doubts:
             return False
@@ -644,7 +678,7 @@ class DialogEngine:
         waiting = ctx.state.waiting
         if action is None and waiting is not None:
             action = waiting.action
-        declared = self.definition.action_parameters(action) if action is not None else {}
+        declared = self._action_parameters(action) if action is not None else {}
         types = {e for e in self.definition.entities}
         for slot, value in given.slots.items():
             param = declared.get(slot)
@@ -787,14 +821,12 @@ class DialogEngine:
     # ------------------------------------------------------------------ actions
 
     def _param(self, action: str, name: str) -> Parameter:
-        return self.definition.action_parameters(action)[name]
+        return self._action_parameters(action)[name]
 
     async def _start_action(self, ctx: _Turn, name: str, entities: Sequence[EntityMatch]) -> None:
         """Enter a root action: fill its utterance parameters, slot-fill, then walk."""
         st = ctx.state
-        uparams = [
-            p for p in self.definition.action_parameters(name).values() if p.kind == "utterance"
-        ]
+        uparams = [p for p in self._action_parameters(name).values() if p.kind == "utterance"]
         for p in uparams:
             st.params.pop(p.name, None)
             st.param_types.pop(p.name, None)
@@ -803,7 +835,7 @@ class DialogEngine:
 
     async def _continue_slots(self, ctx: _Turn, name: str) -> None:
         st = ctx.state
-        for p in self.definition.action_parameters(name).values():
+        for p in self._action_parameters(name).values():
             if p.kind == "utterance" and p.required and not st.params.get(p.name):
                 if not p.prompts:
                     ctx.result.violations.append(f"required parameter {p.name!r} has no prompts")
@@ -832,9 +864,7 @@ class DialogEngine:
     ) -> None:
         st = ctx.state
         uparams = [
-            p
-            for p in self.definition.action_parameters(wait.action).values()
-            if p.kind == "utterance"
+            p for p in self._action_parameters(wait.action).values() if p.kind == "utterance"
         ]
         if _fill(
             st, uparams, entities, slot_only=False, replace=True, same_type=True, any_role=True
@@ -858,7 +888,7 @@ class DialogEngine:
         names = [wait.action, *(b.action for b in act.branches)]
         uparams: dict[str, Parameter] = {}
         for n in names:
-            for p in self.definition.action_parameters(n).values():
+            for p in self._action_parameters(n).values():
                 if p.kind == "utterance":
                     uparams.setdefault(p.name, p)
         _fill(trial, list(uparams.values()), entities, slot_only=False, replace=True)
@@ -946,7 +976,7 @@ class DialogEngine:
         self._speak(ctx, text, ptype, "response")
 
     def _exception_prompts(self, action: str, code: str) -> tuple[str, ...]:
-        exc = self.definition.exception_codes(action).get(code)
+        exc = self._exception_codes(action).get(code)
         if exc is None or not exc.prompts:
             return (self.definition.failure_prompt,)
         return exc.prompts
@@ -954,7 +984,7 @@ class DialogEngine:
     def _exception(self, ctx: _Turn, act: Action, code: str, resume: ExceptionWait | None) -> None:
         ctx.directives.clear()
         prompts = self._exception_prompts(act.name, code)
-        exc = self.definition.exception_codes(act.name).get(code)
+        exc = self._exception_codes(act.name).get(code)
         if exc is None or not exc.prompts:
             ctx.result.warnings.append(f"exception code {code!r} has no prompts: failure prompt")
         spoken = 0
@@ -987,7 +1017,7 @@ class DialogEngine:
 
     def _action_call(self, ctx: _Turn, act: Action) -> ActionCall:
         st = ctx.state
-        declared = self.definition.action_parameters(act.name)
+        declared = self._action_parameters(act.name)
         values: dict[str, str | None] = {}
         types: dict[str, str | None] = {}
         for key, p in declared.items():
@@ -1023,12 +1053,9 @@ class DialogEngine:
             return None
         timeout = self.settings.timeout
         started = time.perf_counter()
-        try:
-            answer = await asyncio.wait_for(
-                self.caller.call(action_call, timeout=timeout), timeout + 0.5
-            )
-        except TimeoutError:
-            answer = CallAnswer(error=f"timeout after {timeout:g} s")
+        # The caller keeps the deadline (Play.call's deadline watch, NuguCaller's timeout):
+        # a guard here would cost a timer per call for nothing.
+        answer = await self.caller.call(action_call, timeout=timeout)
         call.elapsed_ms = answer.elapsed_ms or round((time.perf_counter() - started) * 1000, 2)
         if answer.request is not None:
             call.request = answer.request
@@ -1044,7 +1071,7 @@ class DialogEngine:
         code = answer.result_code
         if code == "OK":
             call.outcome = "ok"
-            declared = self.definition.action_parameters(act.name)
+            declared = self._action_parameters(act.name)
             for key, value in answer.output.items():
                 if key not in declared:
                     continue
@@ -1053,7 +1080,7 @@ class DialogEngine:
                     st.param_types.pop(key, None)
             ctx.directives.extend(answer.directives)
             return "OK"
-        if code is not None and code in self.definition.exception_codes(act.name):
+        if code is not None and code in self._exception_codes(act.name):
             call.outcome = "exception"
             return code
         call.error = (

@@ -197,6 +197,8 @@ class PlayDefinition(msgspec.Struct, frozen=True):
     exit: tuple[str, ...] = ()
     fallback: tuple[str, ...] = ()
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    #: The raw ``clova:`` section (CEK intent and slot renames; ``voicehook.clova`` reads it).
+    clova: dict[str, Any] = msgspec.field(default_factory=dict)
     source: str = "<code>"
 
     def action_parameters(self, action: str) -> dict[str, Parameter]:
@@ -624,6 +626,7 @@ _TOP_KEYS = (
     "exit",
     "fallback",
     "settings",
+    "clova",
 )
 
 
@@ -691,6 +694,13 @@ def _definition(root: _Node, loader: _Loader) -> PlayDefinition | None:
             settings = data
         else:
             f["settings"].error("settings must be a mapping")
+    clova: dict[str, Any] = {}
+    if "clova" in f and not f["clova"].is_null:
+        data = loader.constructor.construct_object(f["clova"].node, deep=True)
+        if isinstance(data, dict):
+            clova = data
+        else:
+            f["clova"].error("clova must be a mapping")
     defn = PlayDefinition(
         name=name or "play",
         invocation=f["invocation"].string() if "invocation" in f else None,
@@ -708,6 +718,7 @@ def _definition(root: _Node, loader: _Loader) -> PlayDefinition | None:
         exit=_prompt_list(f["exit"]) if "exit" in f else (),
         fallback=_prompt_list(f["fallback"]) if "fallback" in f else (),
         settings=settings,
+        clova=clova,
         source=loader.source,
     )
     _cross_check(defn, f.get("actions"), loader)

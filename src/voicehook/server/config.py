@@ -38,6 +38,14 @@ class Settings:
     health_timeout            VOICEHOOK_HEALTH_TIMEOUT            2.0 seconds
     upstream_timeout          VOICEHOOK_UPSTREAM_TIMEOUT          2.0 seconds
     ========================  ==================================  ===========================
+
+    The CLOVA channel (docs/clova.md); each field's variable is ``VOICEHOOK_`` + its name in
+    capitals (``clova_app_ids``: a comma list):
+
+    - ``clova``: true (CLOVA at ``clova_path``); ``clova_path``: ``/clova``;
+    - ``clova_public_key``: none (CLOVA's bundled key); ``clova_app_ids``: none (any);
+    - ``clova_insecure_skip_verify``: false; ``clova_deadline``: 5.0 seconds (CLOVA waits
+      8); ``clova_limits``: ``fix`` (or ``error``).
     """
 
     host: str = "127.0.0.1"
@@ -60,6 +68,13 @@ class Settings:
     log_level: str = "info"
     health_timeout: float = 2.0
     upstream_timeout: float = 2.0
+    clova: bool = True
+    clova_path: str = "/clova"
+    clova_public_key: str | None = None
+    clova_app_ids: tuple[str, ...] = ()
+    clova_insecure_skip_verify: bool = False
+    clova_deadline: float = 5.0
+    clova_limits: str = "fix"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -75,6 +90,14 @@ class Settings:
             raise ValueError("output_policy must be 'stringify' or 'strict'")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+        clova_path = "/" + self.clova_path.strip().strip("/")
+        if clova_path == "/":
+            raise ValueError("clova_path must not be /")
+        object.__setattr__(self, "clova_path", clova_path)
+        if not 0 < self.clova_deadline < 8:
+            raise ValueError("clova_deadline must be between 0 and 8 seconds (CLOVA waits 8)")
+        if self.clova_limits not in ("fix", "error"):
+            raise ValueError("clova_limits must be 'fix' or 'error'")
 
     def merged(self, values: Mapping[str, Any]) -> Settings:
         """These settings with ``values`` (field name -> value, None = keep) applied."""
@@ -116,7 +139,7 @@ class Settings:
 
 
 def _coerce(key: str, value: Any, current: Any) -> Any:
-    if key == "api_keys":
+    if key in ("api_keys", "clova_app_ids"):
         if isinstance(value, str):
             return tuple(k.strip() for k in value.split(",") if k.strip())
         return tuple(str(k) for k in value)

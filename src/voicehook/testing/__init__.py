@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from voicehook.dialog.nlu import Tokenizer, default_tokenizer
+from voicehook.testing.clova import ClovaClient, ClovaSigner, ClovaTurn, cek_request
 from voicehook.testing.nugu import NuguAnswer, NuguTestClient
 from voicehook.testing.transcripts import (
     ConversationReport,
@@ -52,6 +53,9 @@ from voicehook.testing.transcripts import (
 )
 
 __all__ = [
+    "ClovaClient",
+    "ClovaSigner",
+    "ClovaTurn",
     "ConversationReport",
     "Mismatch",
     "NuguAnswer",
@@ -62,6 +66,7 @@ __all__ = [
     "assert_conversation",
     "assert_passed",
     "assert_transcripts",
+    "cek_request",
     "check_turn",
     "conversation_names",
     "load_transcripts",

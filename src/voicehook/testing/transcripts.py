@@ -37,6 +37,7 @@ from voicehook.nugu.backend import Backend, HttpBackend
 from voicehook.nugu.caller import NuguCaller
 from voicehook.play.definition import PlayDefinition, load_definition
 from voicehook.server.inprocess import InProcessBackend
+from voicehook.testing.clova import check_clova_spec
 
 __all__ = [
     "EXPECT_KEYS",
@@ -83,6 +84,9 @@ class TurnSpec:
     input: TurnInput
     expect: Mapping[str, Any]
     label: str
+    #: The exact CEK request for ``--channel clova`` (``{intent, slots}``, ``{event,
+    #: payload}``, ``{launch: true}``); NUGU runs ignore it. See docs/clova.md.
+    clova: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,8 @@ class ConversationReport:
     failed_turn: int | None = None
     failed_input: str = ""
     mismatches: list[Mismatch] = field(default_factory=list)
+    #: Turns run on a channel that keeps no :class:`TurnResult` (CLOVA).
+    turn_count: int = 0
 
     @property
     def passed(self) -> bool:
@@ -230,7 +236,7 @@ def _turn(where: str, data: Any) -> TurnSpec:
     kinds = [k for k in ("user", "event", "reset") if k in data]
     if len(kinds) != 1:
         raise TranscriptError(f"{where}: give exactly one of user, event or reset")
-    unknown = set(data) - {"user", "event", "reset", "fields", "expect"}
+    unknown = set(data) - {"user", "event", "reset", "fields", "expect", "clova"}
     if unknown:
         raise TranscriptError(f"{where}: unknown keys: {', '.join(sorted(unknown))}")
     expect = data.get("expect") or {}
@@ -255,7 +261,12 @@ def _turn(where: str, data: Any) -> TurnSpec:
     else:
         inp = Reset()
         label = "reset"
-    return TurnSpec(inp, expect, label)
+    clova = data.get("clova")
+    if clova is not None:
+        problem = check_clova_spec(clova)
+        if problem:
+            raise TranscriptError(f"{where}: clova: {problem}")
+    return TurnSpec(inp, expect, label, clova)
 
 
 # --------------------------------------------------------------------------- checking
