@@ -50,7 +50,7 @@ MODULES: dict[str, tuple[tuple[str, ...], str]] = {
     "server": (("voicehook.server.app.",), "tests/server/"),
     "engine": (("voicehook.dialog.engine.",), "tests/dialog/test_engine*.py, tests/state/"),
     "store-support": (
-        tuple(f"voicehook.store.{m}." for m in ("__init__", "codec", "_resp")),
+        tuple(f"voicehook.store.{m}." for m in ("__init__", "codec")),
         "tests/store/",
     ),
 }

@@ -1,4 +1,5 @@
-"""Benchmark the NUGU path with session state: memory, SQLite and Redis against stateless.
+"""Benchmark the NUGU path with session state: memory, SQLite, Redis (one server or a
+3-master Cluster: ``--stores redis-cluster``) against stateless.
 
 The stateful handler does one read and one write per turn through ``req.session_state()``
 (a counter in the session state). The stateless handler is the plain weather handler of
@@ -138,7 +139,7 @@ def make_app() -> Any:
 
 @dataclass
 class Target:
-    name: str  # stateless, memory, sqlite, redis
+    name: str  # stateless, memory, sqlite, redis, redis-cluster
     hot: bool
     store_url: str | None
     proc: subprocess.Popen[bytes] | None = None
@@ -258,19 +259,34 @@ def write_lua(workdir: Path, hot: bool, pool: int = POOL) -> Path:
     return path
 
 
+def start_cluster(cpu: str | None) -> Any:
+    """A 3-master Redis Cluster (tests/_support/redis_server.py), pinned like redis-server."""
+    from tests._support.redis_server import RedisCluster
+
+    cluster = RedisCluster(3).start()
+    if cpu is not None:
+        for node in cluster.nodes:
+            subprocess.run(["taskset", "-pc", cpu, str(node.pid)], check=False, capture_output=True)
+    return cluster
+
+
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    redis = None
+    redis = cluster = None
     targets: list[Target] = []
     results: dict[str, Any] = {"runs": [], "summary": []}
     try:
-        rurl = None
-        if "redis" in args.stores:
+        rurl = curl = None
+        if "redis" in args.stores + args.hot:
             redis, rport = start_redis(args.load_cpu, workdir)
             rurl = f"redis://127.0.0.1:{rport}/0"
+        if "redis-cluster" in args.stores + args.hot:
+            cluster = start_cluster(args.load_cpu)
+            curl = cluster.url
         urls = {
             "memory": "memory://",
             "sqlite": f"sqlite:///{workdir / 'state.db'}",
             "redis": rurl,
+            "redis-cluster": curl,
         }
         plan = [Target("stateless", False, None)]
         plan += [Target(s, False, urls[s]) for s in args.stores]
@@ -349,6 +365,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 stop(t.proc)
         if redis is not None:
             stop(redis)
+        if cluster is not None:
+            cluster.close()
     return results
 
 
@@ -367,7 +385,7 @@ def report(results: dict[str, Any], conns: int) -> list[str]:
             f"{s['p99_ms']:>7.2f} {s['cpu_us_per_req']:>10.1f} {s['rss_mb']:>7.1f} "
             f"{s['fail_pct']:>6.2f}  {s['rounds_rps']}"
         )
-        if s["label"] in ("sqlite", "redis"):
+        if s["label"] in ("sqlite", "redis", "redis-cluster"):
             ok = s["ratio"] >= MIN_RATIO and s["fail_pct"] == 0
             print(f"  target {s['label']} >= {MIN_RATIO} x stateless: {'PASS' if ok else 'FAIL'}")
             if not ok:
@@ -419,7 +437,7 @@ def in_process(args: argparse.Namespace, workdir: Path, calls: int = 30_000) -> 
         finally:
             await app.shutdown()
 
-    redis = None
+    redis = cluster = None
     out: dict[str, list[float]] = {}
     try:
         plan: list[tuple[str, str | None]] = [("stateless", None)]
@@ -427,6 +445,9 @@ def in_process(args: argparse.Namespace, workdir: Path, calls: int = 30_000) -> 
             if name == "redis":
                 redis, rport = start_redis(args.load_cpu, workdir)
                 plan.append((name, f"redis://127.0.0.1:{rport}/0"))
+            elif name == "redis-cluster":
+                cluster = start_cluster(args.load_cpu)
+                plan.append((name, cluster.url))
             elif name == "sqlite":
                 plan.append((name, f"sqlite:///{workdir / 'in-process.db'}"))
             else:
@@ -434,16 +455,18 @@ def in_process(args: argparse.Namespace, workdir: Path, calls: int = 30_000) -> 
         for _ in range(args.rounds):
             for name, url in plan:
                 us = asyncio.run(measure(name, url))
-                log(f"  in process {name:<10} {us:6.1f} us CPU per call")
+                log(f"  in process {name:<13} {us:6.1f} us CPU per call")
                 out.setdefault(name, []).append(us)
     finally:
         if redis is not None:
             stop(redis)
+        if cluster is not None:
+            cluster.close()
     medians = {k: statistics.median(v) for k, v in out.items()}
     print("\n== in process, CPU per call (medians; no server, no wrk) ==")
     for name, us in medians.items():
         base = medians["stateless"]
-        print(f"{name:<10} {us:6.1f} us   x stateless CPU: {base / us:.3f}")
+        print(f"{name:<13} {us:6.1f} us   x stateless CPU: {base / us:.3f}")
     return medians
 
 

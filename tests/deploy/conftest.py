@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests._support.redis_server import RedisServer, free_port, require_redis_server
+from tests._support.redis_server import (
+    RedisCluster,
+    RedisSentinel,
+    RedisServer,
+    free_port,
+    require_redis_server,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 QUIZ = ROOT / "examples" / "quiz"
@@ -103,10 +109,32 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
 
 
-@pytest.fixture(params=["redis", "sqlite"])
+@pytest.fixture(scope="module")
+def redis_cluster() -> Iterator[RedisCluster]:
+    require_redis_server(cli=True)
+    with RedisCluster(3) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def redis_sentinel() -> Iterator[RedisSentinel]:
+    require_redis_server(cli=True)
+    with RedisSentinel() as sentinel:
+        yield sentinel
+
+
+@pytest.fixture(params=["redis", "redis-cluster", "redis-sentinel", "sqlite"])
 def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A store URL that two processes can share."""
+    """A store URL that two processes can share: one Redis server, a 3-master Redis
+    Cluster, the master named by a Sentinel, or one SQLite file."""
+    prefix = f"?prefix=deploy-{os.getpid()}-{time.monotonic_ns()}:"
     if request.param == "redis":
         server: RedisServer = request.getfixturevalue("redis_server")
-        return f"{server.url}?prefix=deploy-{os.getpid()}-{time.monotonic_ns()}:"
+        return server.url + prefix
+    if request.param == "redis-cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        return cluster.url + prefix
+    if request.param == "redis-sentinel":
+        sentinel: RedisSentinel = request.getfixturevalue("redis_sentinel")
+        return sentinel.url + prefix
     return f"sqlite:///{tmp_path / 'shared.db'}"

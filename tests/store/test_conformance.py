@@ -1,4 +1,4 @@
-"""Run the conformance kit on the three built-in backends."""
+"""Run the conformance kit on the built-in backends (Redis: standalone, Cluster, Sentinel)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._support.redis_server import RedisServer
+from tests._support.redis_server import RedisCluster, RedisSentinel, RedisServer
 from voicehook.store import MemoryStore, RedisStore, SQLiteStore
 from voicehook.store.conformance import StoreConformance
 
@@ -44,6 +44,30 @@ class TestRedisStore(StoreConformance):
     @pytest.fixture
     async def store(self, redis_server: RedisServer) -> AsyncIterator[RedisStore]:
         store = RedisStore(redis_server.url, prefix="test:")
+        await store.open()
+        yield store
+        await store.aclose()
+
+
+@pytest.mark.redis
+class TestRedisClusterStore(StoreConformance):
+    """Redis Cluster with 3 masters: keys spread over the nodes; MOVED handled by redis-py."""
+
+    @pytest.fixture
+    async def store(self, redis_cluster: RedisCluster) -> AsyncIterator[RedisStore]:
+        store = RedisStore(redis_cluster.url, prefix="test:")
+        await store.open()
+        yield store
+        await store.aclose()
+
+
+@pytest.mark.redis
+class TestRedisSentinelStore(StoreConformance):
+    """The master that a Sentinel names."""
+
+    @pytest.fixture
+    async def store(self, redis_sentinel: RedisSentinel) -> AsyncIterator[RedisStore]:
+        store = RedisStore(redis_sentinel.url, prefix="test:")
         await store.open()
         yield store
         await store.aclose()

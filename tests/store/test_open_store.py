@@ -101,6 +101,42 @@ def test_redis_urls() -> None:
     assert sock.address == "/run/redis/redis.sock"
 
 
+def test_redis_cluster_and_sentinel_urls() -> None:
+    cluster = open_store("redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7001?prefix=q:&timeout=2")
+    assert isinstance(cluster, RedisStore)
+    assert cluster.address == "cluster 10.0.0.1:7000,10.0.0.2:7001"
+    assert (cluster.prefix, cluster.timeout) == ("q:", 2.0)
+
+    tls = open_store("rediss+cluster://c.example.com:6379?ssl_ca_certs=/etc/ca.pem")
+    assert isinstance(tls, RedisStore) and tls.scheme == "rediss+cluster"
+
+    sentinel = open_store("redis+sentinel://s1:26379,s2:26379/mymaster/2?sentinel_password=x")
+    assert isinstance(sentinel, RedisStore)
+    assert sentinel.address == "mymaster via sentinel s1:26379,s2:26379"
+
+    margin = open_store("redis://localhost?clock_margin=0.5")
+    assert isinstance(margin, RedisStore) and margin.clock_margin == 0.5
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("redis+cluster://h:7000?db=3", "unknown Redis Cluster URL options"),
+        ("redis+sentinel://h:26379", "needs the service name"),
+        ("redis+sentinel://h:26379/svc?bogus=1", "unknown Redis Sentinel URL options"),
+        ("redis+cluster://h:notaport", "bad host:port"),
+    ],
+)
+def test_bad_cluster_and_sentinel_urls(url: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        open_store(url)
+
+
+def test_redis_timeout_must_exceed_the_clock_margin() -> None:
+    with pytest.raises(ValueError, match="clock_margin"):
+        open_store("redis://localhost?timeout=0.1&clock_margin=0.2")
+
+
 def test_url_must_be_a_string() -> None:
     with pytest.raises(TypeError):
         open_store(b"memory://")  # type: ignore[arg-type]

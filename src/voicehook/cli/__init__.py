@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("voicehook.cli.transcripts", "run scripted conversations (transcripts)"),
     "check": ("voicehook.cli.check", "check any backend proxy URL against a play's contract"),
     "new": ("voicehook.cli.new", "start a new play from a working template"),
+    "manifest": ("voicehook.cli.manifest", "print a play's Bot Framework skill manifest"),
+    "chat": ("voicehook.cli.chat", "talk to a Bot Framework bot from the terminal"),
+    "gateway": ("voicehook.cli.gateway", "run a Bot Framework root bot that hands turns to skills"),
     "console": ("voicehook.cli.console", "a local web page to talk to a play and see its JSON"),
 }
 

@@ -103,6 +103,26 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
     )
     c.add_argument("--clova-deadline", type=float, help="CLOVA answer budget (default 5 s)")
     c.add_argument("--clova-limits", choices=["fix", "error"], help="speech limits (default fix)")
+    bf = p.add_argument_group(
+        "Bot Framework skill",
+        "serve the play as a Bot Framework skill too (docs/botframework.md); the app "
+        "password comes from VOICEHOOK_BOTFRAMEWORK_APP_PASSWORD only",
+    )
+    bf.add_argument("--botframework", action="store_true", default=None, help="turn it on")
+    bf.add_argument("--botframework-app-id", help="the skill's Microsoft app id (none: anonymous)")
+    bf.add_argument("--botframework-path", help="the messaging endpoint (default /api/messages)")
+    bf.add_argument(
+        "--botframework-allowed-caller",
+        action="append",
+        dest="botframework_allowed_callers",
+        help="app id of a root bot allowed to call; repeat, or * for any",
+    )
+    bf.add_argument(
+        "--botframework-manifest",
+        action="store_true",
+        default=None,
+        help="serve the skill manifest at /manifest.json",
+    )
 
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
@@ -133,6 +153,16 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         "clova_insecure_skip_verify": getattr(args, "clova_insecure_skip_verify", None),
         "clova_deadline": getattr(args, "clova_deadline", None),
         "clova_limits": getattr(args, "clova_limits", None),
+        # getattr: a Namespace built by hand (tests, embedding code) may lack them.
+        "botframework": getattr(args, "botframework", None),
+        "botframework_app_id": getattr(args, "botframework_app_id", None),
+        "botframework_path": getattr(args, "botframework_path", None),
+        "botframework_allowed_callers": (
+            tuple(callers)
+            if (callers := getattr(args, "botframework_allowed_callers", None))
+            else None
+        ),
+        "botframework_manifest": getattr(args, "botframework_manifest", None),
     }
     return settings.merged(flags)
 
@@ -154,8 +184,49 @@ def clova_channel(app: ClovaApp, settings: Settings) -> ClovaChannel:
     )
 
 
+def channel_routes(play: Play, settings: Settings) -> list[Route]:
+    """The Bot Framework routes when ``settings`` turn the skill on. Raises ``ValueError``
+    for a setting that cannot work (an app id without its password)."""
+    if not settings.botframework:
+        return []
+    from voicehook.botframework.auth import BotAuthConfig, password_from_env
+    from voicehook.botframework.manifest import MANIFEST_PATH, ManifestChannel
+    from voicehook.botframework.skill import BotFrameworkChannel
+
+    optional: dict[str, Any] = {}
+    if settings.botframework_openid_metadata_url:
+        optional["openid_metadata_url"] = settings.botframework_openid_metadata_url
+    auth = BotAuthConfig(
+        app_id=settings.botframework_app_id,
+        app_password=password_from_env(),
+        tenant_id=settings.botframework_tenant_id,
+        allowed_callers=settings.botframework_allowed_callers,
+        token_endpoint=settings.botframework_token_endpoint,
+        **optional,
+    )
+    if not auth.anonymous and not auth.app_password:
+        raise ValueError(
+            "--botframework-app-id needs the app password in VOICEHOOK_BOTFRAMEWORK_APP_PASSWORD"
+        )
+    path = settings.botframework_path
+    channel = BotFrameworkChannel(play, auth, settings=runtime_settings(play, settings))
+    routes = [Route(path, channel, exact=True)]
+    if settings.botframework_manifest:
+        manifest = ManifestChannel(
+            play.definition,
+            path=path,
+            app_id=auth.app_id,
+            endpoint_url=settings.botframework_endpoint_url,
+        )
+        routes.append(Route(MANIFEST_PATH, manifest, exact=True))
+    return routes
+
+
 def build_app(play: Play, settings: Settings, extension: Extension | None = None) -> VoicehookApp:
-    """The server app: NUGU, plus CLOVA at ``settings.clova_path`` unless turned off."""
+    """The server app: NUGU, plus CLOVA at ``settings.clova_path`` unless turned off, plus
+    the Bot Framework skill when turned on. Raises ``ValueError`` for settings that cannot
+    work (a route conflict, an app id without its password) and ``OSError`` for a key file
+    that cannot be read."""
     routes = []
     if settings.clova:
         app: ClovaApp = (
@@ -164,6 +235,7 @@ def build_app(play: Play, settings: Settings, extension: Extension | None = None
             else PlayMode(play, runtime=runtime_settings(play, settings))
         )
         routes.append(Route(settings.clova_path, clova_channel(app, settings), exact=True))
+    routes.extend(channel_routes(play, settings))
     return create_app(play, settings, routes=routes)
 
 
@@ -191,6 +263,14 @@ def _export(settings: Settings, target: str) -> None:
         "clova_insecure_skip_verify",
         "clova_deadline",
         "clova_limits",
+        "botframework",
+        "botframework_app_id",
+        "botframework_path",
+        "botframework_tenant_id",
+        "botframework_manifest",
+        "botframework_endpoint_url",
+        "botframework_openid_metadata_url",
+        "botframework_token_endpoint",
     ):
         value = getattr(settings, key)
         if value is not None:
@@ -199,6 +279,9 @@ def _export(settings: Settings, target: str) -> None:
             )
     os.environ["VOICEHOOK_API_KEYS"] = ",".join(settings.api_keys)
     os.environ["VOICEHOOK_CLOVA_APP_IDS"] = ",".join(settings.clova_app_ids)
+    os.environ["VOICEHOOK_BOTFRAMEWORK_ALLOWED_CALLERS"] = ",".join(
+        settings.botframework_allowed_callers
+    )
 
 
 def app_factory() -> ASGIApp:
@@ -259,6 +342,17 @@ def run(args: argparse.Namespace) -> int:
         print(
             "voicehook serve: warning: --debug-bodies logs every request and response body, "
             "with what users said; use it in development only",
+            file=sys.stderr,
+        )
+    if (
+        settings.botframework
+        and not settings.botframework_app_id
+        and settings.host not in ("127.0.0.1", "localhost", "::1")
+    ):
+        print(
+            "voicehook serve: warning: the Bot Framework skill runs in anonymous mode (no "
+            f"--botframework-app-id) on {settings.host}: anyone who can reach it can call the "
+            "play and make it post replies to any serviceUrl",
             file=sys.stderr,
         )
     import uvicorn

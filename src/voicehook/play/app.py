@@ -37,6 +37,7 @@ from voicehook.play.definition import (
 )
 from voicehook.play.errors import PlayError
 from voicehook.play.request import ActionRequest, ActionResult, Reply
+from voicehook.store.base import write_deadline
 
 logger = logging.getLogger("voicehook.play")
 
@@ -424,15 +425,17 @@ class Play:
         if watch is None or watch.loop is not loop:
             watch = self._watch = DeadlineWatch(loop, settings.deadline)
         task = asyncio.current_task(loop)
+        due = loop.time() + settings.deadline
         if task is not None:
             key = next(watch.ids)
-            watch.due[key] = (task, loop.time() + settings.deadline)
+            watch.due[key] = (task, due)
             if watch.handle is None:
                 watch.arm()
         else:
             key = -1
         failure: BaseException | None = None
         result: object = None
+        request.deadline = due  # store writes of this turn: not after it (update_session)
         try:
             if handler.simple:
                 result = await handler.fn(request)
@@ -463,7 +466,7 @@ class Play:
                     break  # a number, an undeclared key: the general path handles it
             else:
                 return ActionResult("OK", output, [], None)
-        return await self._finish(spec, request, result, failure, settings)
+        return await self._finish(spec, request, result, failure, settings, due)
 
     async def _finish(
         self,
@@ -472,6 +475,7 @@ class Play:
         result: object,
         failure: BaseException | None,
         settings: RuntimeSettings,
+        due: float | None = None,
     ) -> ActionResult:
         """Turn any handler outcome into a result: codes, errors, directives, state."""
         code = "OK"
@@ -539,7 +543,8 @@ class Play:
         # Save the state last: only a turn that answers without error keeps its changes.
         if request._states and error is None:
             try:
-                await request.save_state()
+                with write_deadline(due):  # a failed save never lands later (docs/state.md)
+                    await request.save_state()
             except Exception as exc:
                 code = settings.failure_code
                 error = f"could not save state: {exc}"

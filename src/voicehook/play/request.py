@@ -181,6 +181,7 @@ class ActionRequest:
         "app",
         "audio_player",
         "channel",
+        "deadline",
         "device",
         "event",
         "interfaces",
@@ -231,6 +232,9 @@ class ActionRequest:
         #: The stable user key a channel supplies (CLOVA ``userId``, Bot Framework
         #: ``from.id``); NUGU's comes from the Private Play profile instead.
         self.user: str | None = None
+        #: The turn's deadline on the event loop's clock (set by ``Play.call``); writes of
+        #: ``update_session`` must not land after it (docs/state.md, "No late writes").
+        self.deadline: float | None = None
         self._session_state: SessionState | None = None
         self._user_state: SessionState | None = None
         self._states: list[SessionState] | None = None
@@ -300,11 +304,13 @@ class ActionRequest:
         """Atomically change the session state with ``fn(state)``, retrying on conflicts
         with other processes. ``fn`` may run more than once: no side effects in it."""
         from voicehook.play.state import update_state
+        from voicehook.store.base import write_deadline
 
         store = self._store()
         app = self.app
         assert app is not None
-        return await update_state(store, app.state_key(self), fn, app.session_ttl)
+        with write_deadline(self.deadline):
+            return await update_state(store, app.state_key(self), fn, app.session_ttl)
 
     def _track(self, state: SessionState) -> None:
         if self._states is None:

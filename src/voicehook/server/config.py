@@ -37,6 +37,15 @@ class Settings:
     log_level                 VOICEHOOK_LOG_LEVEL                 info
     health_timeout            VOICEHOOK_HEALTH_TIMEOUT            2.0 seconds
     upstream_timeout          VOICEHOOK_UPSTREAM_TIMEOUT          2.0 seconds
+    botframework              VOICEHOOK_BOTFRAMEWORK              false: no Bot Framework skill
+    botframework_app_id       VOICEHOOK_BOTFRAMEWORK_APP_ID       "": anonymous mode
+    botframework_path         VOICEHOOK_BOTFRAMEWORK_PATH         /api/messages
+    botframework_allowed_...  ..._ALLOWED_CALLERS (comma list)    none: every caller refused
+    botframework_tenant_id    VOICEHOOK_BOTFRAMEWORK_TENANT_ID    "": multi-tenant
+    botframework_manifest     VOICEHOOK_BOTFRAMEWORK_MANIFEST     false: no /manifest.json
+    botframework_endpoint...  ..._ENDPOINT_URL                    "": from the Host header
+    botframework_openid_...   ..._OPENID_METADATA_URL             Azure public cloud
+    botframework_token_...    ..._TOKEN_ENDPOINT                  Azure public cloud
     ========================  ==================================  ===========================
 
     The CLOVA channel (docs/clova.md); each field's variable is ``VOICEHOOK_`` + its name in
@@ -46,6 +55,9 @@ class Settings:
     - ``clova_public_key``: none (CLOVA's bundled key); ``clova_app_ids``: none (any);
     - ``clova_insecure_skip_verify``: false; ``clova_deadline``: 5.0 seconds (CLOVA waits
       8); ``clova_limits``: ``fix`` (or ``error``).
+
+    The Bot Framework app password is never a setting: it comes from the environment only
+    (``VOICEHOOK_BOTFRAMEWORK_APP_PASSWORD``), so it cannot end up in a config file.
     """
 
     host: str = "127.0.0.1"
@@ -75,12 +87,26 @@ class Settings:
     clova_insecure_skip_verify: bool = False
     clova_deadline: float = 5.0
     clova_limits: str = "fix"
+    # Bot Framework skill (voicehook.botframework; docs/botframework.md).
+    botframework: bool = False
+    botframework_app_id: str = ""
+    botframework_path: str = "/api/messages"
+    botframework_allowed_callers: tuple[str, ...] = ()
+    botframework_tenant_id: str = ""
+    botframework_manifest: bool = False
+    botframework_endpoint_url: str = ""
+    botframework_openid_metadata_url: str = ""
+    botframework_token_endpoint: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         prefix = self.prefix.strip()
         prefix = "" if prefix in ("", "/") else "/" + prefix.strip("/")
         object.__setattr__(self, "prefix", prefix)
+        bf_path = "/" + self.botframework_path.strip().strip("/")
+        if bf_path == "/":
+            raise ValueError("botframework_path must not be empty or /")
+        object.__setattr__(self, "botframework_path", bf_path)
         object.__setattr__(self, "play_builder", PlayBuilderPolicy(self.play_builder))
         if self.max_body < 1:
             raise ValueError("max_body must be at least 1 byte")
@@ -139,7 +165,7 @@ class Settings:
 
 
 def _coerce(key: str, value: Any, current: Any) -> Any:
-    if key in ("api_keys", "clova_app_ids"):
+    if key in ("api_keys", "clova_app_ids", "botframework_allowed_callers"):
         if isinstance(value, str):
             return tuple(k.strip() for k in value.split(",") if k.strip())
         return tuple(str(k) for k in value)

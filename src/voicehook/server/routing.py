@@ -25,22 +25,29 @@ class Route:
 
     ``exact``: the route answers ``prefix`` itself and nothing under it. Otherwise it
     answers ``{prefix}/{tail}`` for any ``tail`` without a ``/`` (the channel gets ``tail``
-    as :attr:`voicehook.http.HttpRequest.path`).
+    as :attr:`voicehook.http.HttpRequest.path`). ``tree``: the tail may hold ``/`` too
+    (the Bot Framework Channel API under ``/api/skills/v3/conversations/...``); the channel
+    then gets ``/`` + tail.
     """
 
-    __slots__ = ("channel", "exact", "prefix")
+    __slots__ = ("channel", "exact", "prefix", "tree")
 
-    def __init__(self, prefix: str, channel: Channel, *, exact: bool = False) -> None:
+    def __init__(
+        self, prefix: str, channel: Channel, *, exact: bool = False, tree: bool = False
+    ) -> None:
         prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
         if exact and not prefix:
             raise ValueError("an exact route needs a path")
         self.prefix = prefix
         self.channel = channel
         self.exact = exact
+        self.tree = tree and not exact
 
     @property
     def pattern(self) -> str:
         """The paths it answers, for people (``/clova``, ``/nugu/{tail}``)."""
+        if self.tree:
+            return f"{self.prefix}/{{path...}}"
         return self.prefix if self.exact else f"{self.prefix}/{{tail}}"
 
     def __repr__(self) -> str:
@@ -80,7 +87,9 @@ class RouteTable:
             if path.startswith(start):
                 tail = path[size:]
                 if "/" not in tail:
-                    return route, tail
+                    return route, "/" + tail if route.tree else tail
+                if route.tree:
+                    return route, "/" + tail
         return None
 
     def under(self, path: str) -> Route | None:

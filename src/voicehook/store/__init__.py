@@ -14,6 +14,7 @@ See docs/state.md.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from voicehook.store.base import (
@@ -23,11 +24,14 @@ from voicehook.store.base import (
     StoreError,
     StoreUnavailable,
     update,
+    write_deadline,
 )
 from voicehook.store.codec import CodecError
 from voicehook.store.memory import MemoryStore
-from voicehook.store.redis import RedisStore
 from voicehook.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from voicehook.store.redis import RedisStore
 
 __all__ = [
     "DEFAULT_SQLITE_PATH",
@@ -43,13 +47,41 @@ __all__ = [
     "StoreUnavailable",
     "open_store",
     "update",
+    "write_deadline",
 ]
 
 #: The file used by the URL ``sqlite://`` (relative to the working directory).
 DEFAULT_SQLITE_PATH = "./voicehook-state.db"
 
 #: URL schemes understood by :func:`open_store`.
-SCHEMES = ("memory", "sqlite", "redis", "rediss", "unix")
+REDIS_SCHEMES = (
+    "redis",
+    "rediss",
+    "unix",
+    "redis+cluster",
+    "rediss+cluster",
+    "redis+sentinel",
+    "rediss+sentinel",
+)
+SCHEMES = ("memory", "sqlite", *REDIS_SCHEMES)
+
+
+def __getattr__(name: str) -> Any:
+    # RedisStore needs redis-py (the ``redis`` extra): import it only when it is used.
+    if name == "RedisStore":
+        return _redis_store_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _redis_store_class() -> type[RedisStore]:
+    try:
+        from voicehook.store.redis import RedisStore
+    except ImportError as exc:
+        raise ImportError(
+            f"the Redis store needs redis-py: pip install 'voicehook[redis]' ({exc})"
+        ) from exc
+    return RedisStore
+
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -105,7 +137,7 @@ def _sqlite(url: str) -> SQLiteStore:
 def _redis(url: str) -> RedisStore:
     parts = urlsplit(url)
     prefix = "voicehook:"
-    connect_timeout, timeout = 2.0, 5.0
+    connect_timeout, timeout, clock_margin = 2.0, 5.0, 0.2
     rest: list[tuple[str, str]] = []
     for name, text in parse_qsl(parts.query, keep_blank_values=True):
         if name == "prefix":
@@ -114,10 +146,18 @@ def _redis(url: str) -> RedisStore:
             connect_timeout = _number(name, text)
         elif name == "timeout":
             timeout = _number(name, text)
+        elif name == "clock_margin":
+            clock_margin = _number(name, text)
         else:
             rest.append((name, text))  # redis-py's own URL options
     clean = urlunsplit(parts._replace(query=urlencode(rest)))
-    return RedisStore(clean, prefix=prefix, connect_timeout=connect_timeout, timeout=timeout)
+    return _redis_store_class()(
+        clean,
+        prefix=prefix,
+        connect_timeout=connect_timeout,
+        timeout=timeout,
+        clock_margin=clock_margin,
+    )
 
 
 def open_store(url: str) -> Store:
@@ -132,8 +172,10 @@ def open_store(url: str) -> Store:
     - ``sqlite:////var/lib/voicehook/state.db`` -- an absolute path (four slashes).
       Options: ``?busy_timeout=5&sweep_interval=60&inline=true&table=voicehook_kv``.
     - ``redis://[[user]:password@]host[:port][/db]``, ``rediss://...`` (TLS),
-      ``unix:///run/redis.sock`` -- :class:`RedisStore`. Options: ``?prefix=myapp:``,
-      ``connect_timeout``, ``timeout``, and redis-py's own URL options.
+      ``unix:///run/redis.sock``, ``redis+cluster://host:port[,host:port...]``,
+      ``redis+sentinel://host:port[,host:port...]/SERVICE[/db]`` -- :class:`RedisStore`
+      (needs the ``redis`` extra; see its docs for TLS options). Options: ``?prefix=myapp:``,
+      ``connect_timeout``, ``timeout``, ``clock_margin``, and redis-py's own URL options.
 
     Raises ``ValueError`` for an unknown scheme or option.
     """
@@ -147,7 +189,7 @@ def open_store(url: str) -> Store:
         return MemoryStore()
     if scheme == "sqlite":
         return _sqlite(url)
-    if scheme in ("redis", "rediss", "unix"):
+    if scheme in REDIS_SCHEMES:
         return _redis(url)
     raise ValueError(
         f"unknown store URL {url!r}: the scheme must be one of "

@@ -16,16 +16,19 @@ Every backend (memory, SQLite, Redis, or a third-party one) follows the same con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import inspect
 import math
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
 __all__ = [
+    "WRITE_DEADLINE",
     "ConflictError",
     "Entry",
     "Store",
@@ -33,7 +36,9 @@ __all__ = [
     "StoreUnavailable",
     "check_key",
     "check_ttl",
+    "current_write_deadline",
     "update",
+    "write_deadline",
 ]
 
 
@@ -111,6 +116,35 @@ class Store(Protocol):
     async def aclose(self) -> None:
         """Release resources. The store may be opened again afterwards."""
         ...
+
+
+#: The write deadline of the running task (see :func:`write_deadline`); the play sets it
+#: with ``set``/``reset`` on its hot path.
+WRITE_DEADLINE: ContextVar[float | None] = ContextVar("voicehook_write_deadline", default=None)
+
+
+@contextlib.contextmanager
+def write_deadline(when: float | None) -> Iterator[None]:
+    """Writes started in this block must not be applied after ``when``.
+
+    ``when`` is a time on the running event loop's clock (``loop.time()``); ``None`` sets
+    no deadline. A store that can enforce it (Redis) refuses a write that reaches the server
+    later, and reports it as failed: a write reported as failed never shows up afterwards.
+    The play sets this around the state save of a turn, with the turn's deadline::
+
+        with write_deadline(loop.time() + 1.5):
+            await store.put("세션:abc", {"단계": 2}, version=1)
+    """
+    token = WRITE_DEADLINE.set(when)
+    try:
+        yield
+    finally:
+        WRITE_DEADLINE.reset(token)
+
+
+def current_write_deadline() -> float | None:
+    """The deadline set by :func:`write_deadline` here, or ``None``."""
+    return WRITE_DEADLINE.get()
 
 
 def check_key(key: object) -> str:
