@@ -88,9 +88,10 @@ async def need_a_store(app: AppContext) -> None:
     if app.store is None:
         app.store = MemoryStore()
         logger.warning(
-            "quiz: no store configured (--store or VOICEHOOK_STORE); quiz progress is kept in "
-            "the memory of this process. It is lost on restart and NOT shared between workers "
-            "or machines. Use --store sqlite:///quiz.db (one machine) or --store redis://..."
+            "quiz: no store configured; quiz progress is kept in the memory of this process "
+            "(fine for voicehook simulate and voicehook test). A server loses it on restart and "
+            "does NOT share it between workers or machines: run voicehook serve with "
+            "--store sqlite:///quiz.db (one machine) or --store redis://... (or VOICEHOOK_STORE)"
         )
 
 

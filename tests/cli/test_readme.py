@@ -22,13 +22,20 @@ def test_the_tour_play_and_its_test_run(tmp_path: Path) -> None:
         "import asyncio\nfrom app import play\n" + test + "\nasyncio.run(test_weather())\n",
         encoding="utf-8",
     )
+    # Run from another folder: Play.from_file("play.yaml") reads the file next to app.py.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
     done = subprocess.run(
-        [sys.executable, "tour.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [sys.executable, str(tmp_path / "tour.py")],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     check = subprocess.run(
-        [sys.executable, "-m", "voicehook", "validate", "."],
-        cwd=tmp_path,
+        [sys.executable, "-m", "voicehook", "validate", str(tmp_path)],
+        cwd=elsewhere,
         capture_output=True,
         text=True,
         timeout=60,

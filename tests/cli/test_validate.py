@@ -40,7 +40,7 @@ def test_prompt_problems_are_reported(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "{{nowhere}}" in err
     assert "not closed" in err
     assert "MISSING" in err
-    assert "3 problem(s)" in err
+    assert "3 problems" in err
 
 
 def test_structural_problems_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -504,7 +504,7 @@ async def test_prefix_routes_pass_the_tail_and_longest_prefix_wins() -> None:
 def test_an_action_named_like_a_channel_path_is_a_start_up_error() -> None:
     play = make_play()
 
-    @play.action("clova")
+    @play.action("clova", code_only=True)
     async def clova(req: ActionRequest) -> None:
         return None
 

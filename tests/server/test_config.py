@@ -129,6 +129,10 @@ async def test_mounted_under_a_root_path_like_starlette_mount() -> None:
         "root_path": "/nugu",
         "headers": [(b"content-type", b"application/json")],
     }
-    await app(scope, receive, send)
+    await app.startup()  # a host app forwards its lifespan (mounted apps get none)
+    try:
+        await app(scope, receive, send)
+    finally:
+        await app.shutdown()
     assert sent[0]["status"] == 200
     assert b'"y":"\xeb\x84\xa4"' in sent[1]["body"]  # type: ignore[operator]

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "manifest": ("voicehook.cli.manifest", "print a play's Bot Framework skill manifest"),
     "chat": ("voicehook.cli.chat", "talk to a Bot Framework bot from the terminal"),
     "gateway": ("voicehook.cli.gateway", "run a Bot Framework root bot that hands turns to skills"),
+    "console": ("voicehook.cli.console", "a local web page to talk to a play and see its JSON"),
 }
 
 

@@ -30,7 +30,7 @@ def load_play(target: str) -> Play:
         if (path / "app.py").is_file():
             return _from_file(path / "app.py")
         if (path / "play.yaml").is_file():
-            return Play.from_file(path / "play.yaml")
+            return Play.from_file((path / "play.yaml").resolve())
         raise TargetError(f"{target}: no app.py or play.yaml in this directory")
     if path.suffix == ".py":
         if not path.is_file():
@@ -39,7 +39,7 @@ def load_play(target: str) -> Play:
     if path.suffix in (".yaml", ".yml"):
         if not path.is_file():
             raise TargetError(f"{target}: no such file")
-        return Play.from_file(path)
+        return Play.from_file(path.resolve())
     if ":" in target:
         module_name, _, attr = target.partition(":")
         try:

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from voicehook.cli.words import plain
+
 PLAY_YAML = """\
 name: {name}
 invocation: {invocation}
@@ -70,11 +72,9 @@ Run it: ``voicehook serve {dir}``. Talk to it: ``voicehook simulate {dir}``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from voicehook import ActionRequest, Play, PlayError
 
-play = Play.from_file(Path(__file__).parent / "play.yaml")
+play = Play.from_file("play.yaml")  # next to this file, whatever the working directory
 
 KNOWN = {{"민수", "지은", "철수"}}
 
@@ -103,22 +103,27 @@ conversations:
 """
 
 TEST_PY = '''\
-"""Tests of the {name} play: the backend contract and the conversations."""
+"""Tests of the {name} play: the backend contract and the conversations.
+
+Run them with ``pytest`` in the play's folder (pyproject.toml puts the folder on the path).
+"""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
-from voicehook.cli.loading import load_play
-from voicehook.testing import NuguTestClient, assert_transcripts
+import pytest
+from app import play
 
-HERE = Path(__file__).resolve().parents[1]
+from voicehook.testing import NuguTestClient, assert_conversation, conversation_names
+
+TRANSCRIPTS = Path(__file__).resolve().parents[1] / "transcripts.yaml"
 
 
 def test_greeting_answers_every_key() -> None:
     async def run() -> None:
-        async with NuguTestClient(load_play(str(HERE))) as client:
+        async with NuguTestClient(play) as client:
             answer = await client.call("answer.greeting", {{"name": "민수"}})
             assert answer.result_code == "OK"
             assert answer.output == {{"name": "민수", "greeting": "반가워요, 민수님!"}}
@@ -128,13 +133,45 @@ def test_greeting_answers_every_key() -> None:
     asyncio.run(run())
 
 
-def test_conversations() -> None:
-    assert_transcripts(HERE / "transcripts.yaml")
+@pytest.mark.parametrize("name", conversation_names(TRANSCRIPTS))
+def test_conversation(name: str) -> None:
+    assert_conversation(TRANSCRIPTS, name)
 '''
+
+PYPROJECT_TOML = """\
+[project]
+name = "{name}"
+version = "0.1.0"
+requires-python = ">=3.11"
+# voicehook itself: install it from its checkout or a built wheel first (see its README).
+dependencies = ["voicehook"]
+
+[project.optional-dependencies]
+dev = ["pytest>=8"]
+
+[tool.setuptools]
+py-modules = ["app"]
+
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+pythonpath = ["."]
+"""
+
+GITIGNORE = """\
+__pycache__/
+*.py[cod]
+.venv/
+.pytest_cache/
+*.egg-info/
+# voicehook serve's default state store
+voicehook-state.db*
+# saved from voicehook console (keep the ones you want as tests)
+console-*.yaml
+"""
 
 
 def add_parser(sub: Any, name: str, help_text: str) -> None:
-    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=__doc__)
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=plain(__doc__))
     p.add_argument("directory", help="where to create the play (must not exist or be empty)")
     p.add_argument("--name", help="play name (letters, digits, _ and -; default: the folder)")
     p.add_argument("--invocation", default="인사 도우미", help="invocation name (호출 이름)")
@@ -147,6 +184,8 @@ def create(directory: Path, name: str, invocation: str) -> list[Path]:
         directory / "app.py": APP_PY.format(name=name, dir=directory),
         directory / "transcripts.yaml": TRANSCRIPTS_YAML,
         directory / "tests" / "test_play.py": TEST_PY.format(name=name.replace("-", "_")),
+        directory / "pyproject.toml": PYPROJECT_TOML.format(name=name),
+        directory / ".gitignore": GITIGNORE,
     }
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,17 +198,31 @@ def run(args: argparse.Namespace) -> int:
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         print(f"voicehook new: {directory} exists and is not an empty folder", file=sys.stderr)
         return 2
-    name = args.name or directory.resolve().name
+    folder_name = directory.resolve().name
+    name = args.name or folder_name
+    note = ""
+    if not args.name and not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        # A Korean folder (날씨-알리미) is fine; the play name must be ASCII.
+        name = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-_") or "my-play"
+        if not re.match(r"[A-Za-z]", name):
+            name = "my-play"
+        note = (
+            f"note: the play name must use letters, digits, _ and -, so the folder "
+            f"{folder_name!r} gives the play name {name!r}; choose another with --name\n"
+        )
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         print(
             f"voicehook new: play name {name!r}: use letters, digits, _ and - (--name)",
             file=sys.stderr,
         )
         return 2
+    if note:
+        print(note, end="")
     for path in create(directory, name, args.invocation):
         print(f"created {path}")
     print(
-        f"\nnext:\n  voicehook simulate {directory}\n  voicehook test "
-        f"{directory / 'transcripts.yaml'}\n  voicehook serve {directory}"
+        f"\nnext:\n  voicehook simulate {directory}\n  voicehook test {directory}\n"
+        f"  voicehook console {directory}\n  voicehook serve {directory}\n"
+        f"  cd {directory} && pytest"
     )
     return 0

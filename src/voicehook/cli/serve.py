@@ -8,17 +8,22 @@ import os
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from voicehook.cli.loading import TargetError, load_clova, load_play
 from voicehook.clova import ClovaApp, ClovaChannel, Extension, SignatureVerifier, SpeechLimits
 from voicehook.clova.playmode import PlayMode
+from voicehook.http import ASGIApp
 from voicehook.play import Play
 from voicehook.server import Settings, VoicehookApp, configure_logging, create_app
 from voicehook.server.app import runtime_settings
+from voicehook.server.logs import DebugBodies, default_format
 from voicehook.server.routing import Route
 
 _TARGET_ENV = "VOICEHOOK_TARGET"
+_LOG_FORMAT_ENV = "VOICEHOOK_LOG_FORMAT"
+_DEBUG_BODIES_ENV = "VOICEHOOK_DEBUG_BODIES"
 
 
 def add_parser(sub: Any, name: str, help_text: str) -> None:
@@ -48,7 +53,11 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
     )
     p.add_argument("--max-body", type=int, help="request body cap in bytes (default 1 MiB)")
     p.add_argument("--deadline", type=float, help="handler deadline in seconds (default 3)")
-    p.add_argument("--store", help="state store URL: memory://, sqlite:///path.db, redis://h:p/db")
+    p.add_argument(
+        "--store",
+        help="state store URL: memory://, sqlite:///path.db, redis://h:p/db "
+        "(default: SQLite at ./voicehook-state.db, opened at start-up)",
+    )
     p.add_argument("--threads", type=int, help="threads for plain def handlers (default 16)")
     p.add_argument("--access-log", action="store_true", default=None, help="log every call")
     limits = p.add_argument_group(
@@ -79,6 +88,33 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
     )
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.add_argument("--config", help="a TOML file with settings ([voicehook] table)")
+    p.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart when a .py or .yaml file of the play's folder changes (development)",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="log lines as text or JSON (default: text on a terminal, JSON otherwise)",
+    )
+    p.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="trust X-Forwarded-For/-Proto from --forwarded-allow-ips (behind a proxy)",
+    )
+    p.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="proxies trusted with --proxy-headers (default 127.0.0.1; '*' trusts all)",
+    )
+    p.add_argument("--ssl-keyfile", help="serve HTTPS with this private key (PEM)")
+    p.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
+    p.add_argument(
+        "--debug-bodies",
+        action="store_true",
+        help="log every request and response body (development only: bodies hold what users said)",
+    )
     c = p.add_argument_group("CLOVA", "CLOVA custom extension (see docs/clova.md)")
     c.add_argument("--clova-path", help="path of the CLOVA endpoint (default /clova)")
     c.add_argument("--no-clova", action="store_false", dest="clova", default=None)
@@ -294,14 +330,18 @@ def _export(settings: Settings, target: str) -> None:
     )
 
 
-def app_factory() -> VoicehookApp:
+def app_factory() -> ASGIApp:
     """Build the app in a uvicorn worker from the environment set by ``serve``."""
     target = os.environ.get(_TARGET_ENV)
     if not target:
         raise RuntimeError(f"{_TARGET_ENV} is not set; start the server with 'voicehook serve'")
     settings = Settings.from_env()
-    configure_logging(settings.log_level)
-    return build_app(load_play(target), settings, load_clova(target))
+    fmt = os.environ.get(_LOG_FORMAT_ENV)
+    configure_logging(settings.log_level, fmt="text" if fmt == "text" else "json")
+    app: ASGIApp = build_app(load_play(target), settings, load_clova(target))
+    if os.environ.get(_DEBUG_BODIES_ENV) == "1":
+        app = DebugBodies(app)
+    return app
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -350,7 +390,11 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(f"voicehook serve: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    if bool(args.ssl_keyfile) != bool(args.ssl_certfile):
+        print("voicehook serve: give both --ssl-keyfile and --ssl-certfile", file=sys.stderr)
+        return 2
+    log_format = args.log_format or os.environ.get(_LOG_FORMAT_ENV) or default_format()
+    configure_logging(settings.log_level, fmt="text" if log_format == "text" else "json")
     try:
         play = load_play(args.play)
     except TargetError as exc:
@@ -380,6 +424,12 @@ def run(args: argparse.Namespace) -> int:
             f"{settings.host}:{settings.port} can call the play",
             file=sys.stderr,
         )
+    if args.debug_bodies:
+        print(
+            "voicehook serve: warning: --debug-bodies logs every request and response body, "
+            "with what users said; use it in development only",
+            file=sys.stderr,
+        )
     if (
         settings.botframework
         and not settings.botframework_app_id
@@ -394,20 +444,48 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     common = uvicorn_options(settings)
+    common["proxy_headers"] = args.proxy_headers
+    common["forwarded_allow_ips"] = args.forwarded_allow_ips
+    if args.ssl_keyfile:
+        common["ssl_keyfile"] = args.ssl_keyfile
+        common["ssl_certfile"] = args.ssl_certfile
     cleanup = ""
-    if settings.workers > 1:
-        if not settings.metrics_dir:
+    if settings.workers > 1 or args.reload:
+        if settings.workers > 1 and not settings.metrics_dir:
             # Each worker leaves its metrics here; /metrics in any worker sums them all.
             settings = settings.merged({"metrics_dir": tempfile.mkdtemp(prefix="voicehook-")})
             cleanup = settings.metrics_dir
         _export(settings, args.play)
+        os.environ[_LOG_FORMAT_ENV] = log_format
+        os.environ[_DEBUG_BODIES_ENV] = "1" if args.debug_bodies else "0"
+        if args.reload:
+            _reload_options(common, args.play)
+        else:
+            common["workers"] = settings.workers
         try:
-            uvicorn.run(
-                "voicehook.cli.serve:app_factory", factory=True, workers=settings.workers, **common
-            )
+            uvicorn.run("voicehook.cli.serve:app_factory", factory=True, **common)
         finally:
             if cleanup:
                 shutil.rmtree(cleanup, ignore_errors=True)
     else:
-        uvicorn.run(app, **common)
+        served: ASGIApp = DebugBodies(app) if args.debug_bodies else app
+        uvicorn.run(served, **common)
     return 0
+
+
+def _reload_options(common: dict[str, Any], target: str) -> None:
+    """uvicorn's reloader on the play's folder (.py and .yaml files)."""
+    path = Path(target)
+    folder = path if path.is_dir() else path.parent if path.suffix else Path.cwd()
+    common["reload"] = True
+    common["reload_dirs"] = [str(folder.resolve())]
+    try:
+        import watchfiles  # noqa: F401
+    except ImportError:
+        print(
+            "voicehook serve: warning: without the watchfiles package only .py changes "
+            "restart the server; pip install watchfiles (voicehook[reload]) to watch play.yaml",
+            file=sys.stderr,
+        )
+        return
+    common["reload_includes"] = ["*.py", "*.yaml", "*.yml"]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from voicehook.cli.loading import TargetError, load_play
+from voicehook.cli.words import count
 from voicehook.dialog.engine import (
     DeviceEvent,
     DialogEngine,
@@ -351,7 +352,7 @@ def run(args: argparse.Namespace) -> int:
     style = Style(color)
     session = Session(engine, sys.stdout, verbose=args.verbose, style=style, echo=not interactive)
     defn = engine.definition
-    head = f"play {defn.name} ({len(defn.actions)} actions) with {where}"
+    head = f"play {defn.name} ({count(len(defn.actions), 'action')}) with {where}"
     if defn.invocation:
         head += f"; invocation name: {defn.invocation}"
     session.print(style.bold(head))

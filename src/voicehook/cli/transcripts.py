@@ -1,5 +1,7 @@
 """``voicehook test TRANSCRIPTS.yaml``: run scripted conversations and check expectations.
 
+A play folder stands for its ``transcripts.yaml`` (``voicehook test examples/weather``).
+
 Exits 0 when every conversation passed, 1 when one failed (with a diff of expected and got),
 and 2 when a file or the play cannot be loaded.
 """
@@ -10,10 +12,12 @@ import argparse
 import asyncio
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from voicehook.cli.loading import TargetError
 from voicehook.cli.simulate import Style, format_turn
+from voicehook.cli.words import count
 from voicehook.play import DefinitionError
 from voicehook.testing import shared_tokenizer
 from voicehook.testing.transcripts import Report, TranscriptError, arun_transcripts
@@ -21,7 +25,11 @@ from voicehook.testing.transcripts import Report, TranscriptError, arun_transcri
 
 def add_parser(sub: Any, name: str, help_text: str) -> None:
     p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
-    p.add_argument("transcripts", nargs="+", help="transcript YAML files")
+    p.add_argument(
+        "transcripts",
+        nargs="+",
+        help="transcript YAML files, or play folders (their transcripts.yaml)",
+    )
     p.add_argument(
         "--backend",
         metavar="URL",
@@ -45,13 +53,32 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
     p.add_argument("--clova-path", default="/clova", help="path of the CLOVA endpoint")
 
 
+def transcript_file(given: str) -> Path:
+    """The transcript file for an argument: the file, or a play folder's transcripts.yaml."""
+    path = Path(given)
+    if not path.is_dir():
+        return path
+    for name in ("transcripts.yaml", "transcripts.yml"):
+        if (path / name).is_file():
+            return path / name
+    raise TranscriptError(
+        f"{given}: a folder without transcripts.yaml; name a transcript file instead"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     style = Style(sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     overrides: dict[str, Any] = {}
     if args.seed is not None:
         overrides["seed"] = args.seed
     worst = 0
-    for path in args.transcripts:
+    for given in args.transcripts:
+        try:
+            path = transcript_file(given)
+        except TranscriptError as exc:
+            print(f"voicehook test: {exc}", file=sys.stderr)
+            worst = 2
+            continue
         try:
             if args.channel == "clova":
                 report = asyncio.run(_clova(path, args, overrides))
@@ -72,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         for conv in report.conversations:
             mark = style.green("PASS") if conv.passed else style.red("FAIL")
             turns = len(conv.turns) if args.channel == "nugu" else conv.turn_count
-            print(f"{mark} {conv.name} ({turns} turns)")
+            print(f"{mark} {conv.name} ({count(turns, 'turn')})")
             if args.verbose and args.channel == "nugu":
                 for i, turn in enumerate(conv.turns, 1):
                     said = turn.text if turn.kind == "user" else turn.kind
@@ -85,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     return worst
 
 
-async def _clova(path: str, args: argparse.Namespace, overrides: dict[str, Any]) -> Report:
+async def _clova(path: str | Path, args: argparse.Namespace, overrides: dict[str, Any]) -> Report:
     from voicehook.testing.clova import ClovaSigner
     from voicehook.testing.clova_transcripts import arun_clova_transcripts
 

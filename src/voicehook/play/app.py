@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import difflib
 import dis
 import functools
 import inspect
 import json
 import logging
+import sys
 import threading
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
@@ -281,7 +283,7 @@ class Play:
 
     Build one from a play definition file, from code, or both::
 
-        play = Play.from_file("examples/weather/play.yaml")
+        play = Play.from_file("play.yaml")  # next to this module's file
 
         @play.action("answer.weather")
         async def weather(req: ActionRequest) -> dict[str, str]:
@@ -315,8 +317,19 @@ class Play:
 
     @classmethod
     def from_file(cls, path: str | Path, *, settings: RuntimeSettings | None = None) -> Play:
-        """A play from a ``play.yaml`` (or a directory holding one)."""
-        return cls(load_definition(path), settings=settings)
+        """A play from a ``play.yaml`` (or a directory holding one).
+
+        A relative ``path`` is resolved against the folder of the module that calls
+        ``from_file``: ``Play.from_file("play.yaml")`` in ``app.py`` reads the play.yaml next
+        to app.py, whatever the working directory. Code without a file (an interactive
+        session, ``python -c``) resolves it against the working directory.
+        """
+        p = Path(path)
+        if not p.is_absolute():
+            caller = sys._getframe(1).f_globals.get("__file__")
+            if isinstance(caller, str) and caller:
+                p = Path(caller).resolve().parent / p
+        return cls(load_definition(p), settings=settings)
 
     @property
     def name(self) -> str:
@@ -384,8 +397,14 @@ class Play:
         utterance: Mapping[str, str] | None = None,
         backend: Iterable[str] | None = None,
         exceptions: Iterable[str] | None = None,
+        code_only: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register the handler of action ``name`` (names may contain dots).
+
+        When the play comes from a play.yaml, ``name`` must be an action it declares: a
+        typo (``answer.greetng``) raises ValueError with the nearest names. Pass
+        ``code_only=True`` (or call :meth:`declare` first) for an action declared only in
+        code. A play built in code (``Play("name")``) declares its actions this way.
 
         ``event`` registers a handler only for calls carrying that device event
         (``"AudioPlayer.PlaybackFinished"``); calls with another or no event go to the handler
@@ -395,6 +414,20 @@ class Play:
         """
         if not name or "/" in name:
             raise ValueError(f"invalid action name {name!r}")
+
+        if (
+            name not in self._definition.actions
+            and not code_only
+            and self._definition.source != "<code>"
+        ):
+            known = sorted(self._definition.actions)
+            near = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(repr(n) for n in near)}? " if near else ""
+            raise ValueError(
+                f"{self._definition.source} declares no action {name!r}; {hint}"
+                f"declared: {', '.join(known) or '(none)'}. For an action declared only in "
+                f"code, use @play.action({name!r}, code_only=True)"
+            )
 
         def register(fn: Handler) -> Handler:
             if utterance or backend or exceptions or name not in self._definition.actions:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 import msgspec
 import yaml
@@ -348,8 +348,9 @@ class _Loader:
         for key_node, _ in node.node.value:
             key = getattr(key_node, "value", None)
             if isinstance(key, str) and key not in allowed:
+                near = _near(key, dict.fromkeys(allowed))
                 _Node(key_node, f"{node.path}.{key}", self).error(
-                    f"unknown key {key!r}; expected one of: {', '.join(allowed)}"
+                    f"unknown key {key!r}{near}; expected one of: {', '.join(allowed)}"
                 )
 
 
@@ -830,8 +831,42 @@ def parse_definition(text: str, source: str = "<string>") -> PlayDefinition:
         raise DefinitionError([f"{source}: the file is empty"], source)
     defn = _definition(_Node(root, "$", loader), loader)
     if loader.problems or defn is None:
-        raise DefinitionError(loader.problems or [f"{source}: invalid"], source)
+        raise DefinitionError(loader.problems or [f"{source}: invalid"], source, defn)
     return defn
+
+
+class ScalarPlace(NamedTuple):
+    """Where a string value is written: 1-based line and column of its first character
+    (after an opening quote), and whether the text maps 1:1 onto one source line."""
+
+    line: int
+    column: int
+    exact: bool
+
+
+def scalar_places(text: str) -> dict[str, ScalarPlace]:
+    """Every string value of a YAML text and where it first appears (for prompt columns)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    out: dict[str, ScalarPlace] = {}
+    stack: list[yaml.Node] = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(v for _, v in reversed(node.value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+        elif isinstance(node, yaml.ScalarNode) and isinstance(node.value, str):
+            start = node.start_mark
+            quoted = node.style in ("'", '"')
+            one_line = start.line == node.end_mark.line and node.style in (None, "'", '"')
+            exact = one_line and "\\" not in text[start.index : node.end_mark.index]
+            out.setdefault(
+                node.value, ScalarPlace(start.line + 1, start.column + 1 + int(quoted), exact)
+            )
+    return out
 
 
 def load_definition(path: str | Path) -> PlayDefinition:

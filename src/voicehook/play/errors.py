@@ -28,10 +28,17 @@ class PlayError(Exception):
 
 
 class DefinitionError(Exception):
-    """A play definition is invalid. ``problems`` lists every problem found, with its place."""
+    """A play definition is invalid. ``problems`` lists every problem found, with its place.
 
-    def __init__(self, problems: list[str], source: str = "play definition") -> None:
+    ``definition`` is what could be read despite the problems (None when nothing could), so
+    ``voicehook validate`` can check the rest (prompts) and report everything at once.
+    """
+
+    def __init__(
+        self, problems: list[str], source: str = "play definition", definition: object = None
+    ) -> None:
         self.problems = problems
         self.source = source
+        self.definition = definition
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{source} has {len(problems)} problem(s):\n{lines}")

@@ -23,6 +23,7 @@ from voicehook.nugu.endpoint import NuguChannel
 from voicehook.play.app import Play, RuntimeSettings
 from voicehook.play.context import AppContext
 from voicehook.server.config import Settings
+from voicehook.server.logs import REQUEST_ID
 from voicehook.server.metrics import Metrics, MetricsShare, render
 from voicehook.server.routing import Route, RouteTable
 from voicehook.server.watchdog import LoopWatchdog
@@ -34,6 +35,14 @@ access_logger = logging.getLogger("voicehook.access")
 
 _CT_JSON = (b"content-type", b"application/json")
 _JSON = [_CT_JSON]
+#: The answer to a call that arrives before the app's startup ran.
+NOT_STARTED = (
+    "the voicehook app was not started: its ASGI lifespan did not run, so the store, the "
+    "HTTP client and the play's startup hooks are not there. Mounted inside another app "
+    "(Starlette, FastAPI), mounted apps get no lifespan events: call `await app.startup()` "
+    "and `await app.shutdown()` from the host app's lifespan (docs/backend-proxy.md, "
+    "'Mounting in another ASGI app'). Under uvicorn, do not pass --lifespan off."
+)
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 _REQUEST_ID_OK = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
@@ -117,6 +126,7 @@ class VoicehookApp:
         self._id_prefix = os.urandom(3).hex()
         self._ids = itertools.count(1)
         self.started = False
+        self._said_not_started = False
 
     @property
     def channels(self) -> list[Any]:
@@ -140,6 +150,9 @@ class VoicehookApp:
                     route, tail = found
                     method: str = scope["method"]
                     if method in route.channel.methods:
+                        if not self.started:
+                            await self._not_started(send)
+                            return
                         await self._dispatch(route, method, tail, scope, receive, send)
                         return
             await self._http(path, scope, send)
@@ -358,9 +371,13 @@ class VoicehookApp:
                     "too_deep",
                     f"the JSON body nests arrays and objects more than {self._max_depth} levels",
                 )
-            answer: Answer = await route.channel.handle(
-                HttpRequest(method, tail, headers, body, request_id)
-            )
+            rid_token = REQUEST_ID.set(request_id)  # handlers' own log records carry it
+            try:
+                answer: Answer = await route.channel.handle(
+                    HttpRequest(method, tail, headers, body, request_id)
+                )
+            finally:
+                REQUEST_ID.reset(rid_token)
         except HttpError as exc:
             metrics.in_flight -= 1
             metrics.rejected(exc.code, exc.status)
@@ -426,6 +443,8 @@ class VoicehookApp:
                     "action": label,
                     "result_code": answer.result_code,
                     "ms": round(elapsed * 1000, 3),
+                    # the peer, or the X-Forwarded-For client with serve --proxy-headers
+                    "client": (scope.get("client") or ("-",))[0],
                 },
             )
         elif elapsed > self.runtime.slow_warning:
@@ -465,6 +484,13 @@ class VoicehookApp:
             if not message.get("more_body", False):
                 return b"".join(chunks)
             message = await receive()
+
+    async def _not_started(self, send: Send) -> None:
+        """A call before startup: the host app did not forward the ASGI lifespan."""
+        if not self._said_not_started:
+            self._said_not_started = True
+            logger.error("%s", NOT_STARTED)
+        await self._error(send, HttpError(503, "not_started", NOT_STARTED), "")
 
     async def _error(
         self, send: Send, exc: HttpError, request_id: str, allow: bytes | None = None

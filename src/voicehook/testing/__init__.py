@@ -15,6 +15,17 @@ passed::
     def test_weather_transcripts() -> None:
         assert_transcripts("tests/weather.transcripts.yaml")
 
+Or make each conversation its own pytest test (a failure names the conversation)::
+
+    import pytest
+    from voicehook.testing import assert_conversation, conversation_names
+
+    TRANSCRIPTS = Path(__file__).parent / "transcripts.yaml"
+
+    @pytest.mark.parametrize("name", conversation_names(TRANSCRIPTS))
+    def test_conversation(name: str) -> None:
+        assert_conversation(TRANSCRIPTS, name)
+
 In an ``async def`` test, use ``await arun_transcripts(path)`` and :func:`assert_passed`.
 Loading the Korean morpheme model takes about a second: pass ``tokenizer=shared_tokenizer()``
 to load it once per test session.
@@ -52,10 +63,12 @@ __all__ = [
     "Report",
     "TranscriptError",
     "arun_transcripts",
+    "assert_conversation",
     "assert_passed",
     "assert_transcripts",
     "cek_request",
     "check_turn",
+    "conversation_names",
     "load_transcripts",
     "run_transcripts",
     "shared_tokenizer",
@@ -101,5 +114,34 @@ def assert_passed(report: Report) -> None:
 def assert_transcripts(path: str | Path, backend: str | None = None, **kwargs: Any) -> Report:
     """Run a transcript file and assert that every conversation passed."""
     report = run_transcripts(path, backend, **kwargs)
+    assert_passed(report)
+    return report
+
+
+def conversation_names(path: str | Path) -> list[str]:
+    """The names of a transcript file's conversations, for ``pytest.mark.parametrize``."""
+    return [c.name for c in load_transcripts(path).conversations]
+
+
+def assert_conversation(
+    path: str | Path,
+    name: str,
+    backend: str | None = None,
+    *,
+    tokenizer: Tokenizer | None = None,
+    settings: Mapping[str, Any] | None = None,
+    api_key: str | None = None,
+) -> Report:
+    """Run one conversation of a transcript file and assert that it passed."""
+    report = asyncio.run(
+        arun_transcripts(
+            path,
+            backend,
+            tokenizer=tokenizer if tokenizer is not None else shared_tokenizer(),
+            settings=settings,
+            api_key=api_key,
+            only=name,
+        )
+    )
     assert_passed(report)
     return report

@@ -59,7 +59,11 @@ class NuguAnswer:
 
 
 class NuguTestClient:
-    """Calls an app in process. Use ``async with`` to run its startup and shutdown."""
+    """Calls an app in process. Use ``async with`` to run its startup and shutdown.
+
+    Without ``async with``, the first call runs the startup (a test needs no more), and
+    nothing runs the shutdown.
+    """
 
     def __init__(
         self,
@@ -91,6 +95,8 @@ class NuguTestClient:
         chunk_size: int | None = None,
     ) -> NuguAnswer:
         """Send one raw HTTP request. ``chunk_size`` streams the body in pieces."""
+        if not self.app.started:
+            await self.app.startup()
         status, hdrs, out = await call_asgi(
             self.app, method, path, body, headers, chunk_size=chunk_size
         )

@@ -377,13 +377,18 @@ async def arun_transcripts(
     tokenizer: Tokenizer | None = None,
     settings: Mapping[str, Any] | None = None,
     api_key: str | None = None,
+    only: str | None = None,
 ) -> Report:
     """Run every conversation of a transcript file.
 
     ``backend`` is a Backend proxy URL; without it the play runs in process. ``settings``
-    override engine settings for every conversation.
+    override engine settings for every conversation. ``only`` runs just the conversation
+    of that name (with the same session ids as in a full run).
     """
     transcript = load_transcripts(path)
+    names = [c.name for c in transcript.conversations]
+    if only is not None and only not in names:
+        raise TranscriptError(f"{path}: no conversation named {only!r}; there are {names}")
     base, _ = EngineSettings.from_mapping({})
     timeout = float({**transcript.settings, **(settings or {})}.get("timeout", base.timeout))
     be, definition = make_backend(transcript, backend, timeout=timeout, api_key=api_key)
@@ -394,6 +399,8 @@ async def arun_transcripts(
         for conv, scope in zip(
             transcript.conversations, session_scopes(transcript.conversations), strict=True
         ):
+            if only is not None and conv.name != only:
+                continue
             merged = {**definition.settings, **transcript.settings, **conv.settings}
             merged.update(settings or {})
             eng_settings, _ = EngineSettings.from_mapping(merged)
