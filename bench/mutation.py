@@ -49,11 +49,36 @@ MODULES: dict[str, tuple[tuple[str, ...], str]] = {
     "endpoint": (("voicehook.nugu.endpoint.",), "tests/nugu/"),
     "server": (("voicehook.server.app.",), "tests/server/"),
     "engine": (("voicehook.dialog.engine.",), "tests/dialog/test_engine*.py, tests/state/"),
+    # The turn rules alone: a quicker run than the whole engine (about a third of its mutants).
+    "engine-turns": (
+        tuple(
+            f"voicehook.dialog.engine.{f}__"
+            for f in (
+                "x__fill",
+                "xǁDialogEngineǁ_understood",
+                "xǁDialogEngineǁ_slot_turn",
+                "xǁDialogEngineǁ_exception_turn",
+                "xǁDialogEngineǁ_continue_slots",
+                "xǁDialogEngineǁ_start_action",
+                "xǁDialogEngineǁ_stack",
+                "xǁDialogEngineǁ_rewind",
+                "xǁDialogEngineǁ_stop",
+                "xǁDialogEngineǁ_fallback",
+                "xǁDialogEngineǁ_welcome",
+                "xǁDialogEngineǁ_walk",
+            )
+        ),
+        "tests/dialog/test_engine*.py, tests/state/",
+    ),
     "store-support": (
-        tuple(f"voicehook.store.{m}." for m in ("__init__", "codec")),
+        # store/__init__.py's mutants are named voicehook.store.x_... / voicehook.store.xǁ...
+        ("voicehook.store.x", "voicehook.store.codec."),
         "tests/store/",
     ),
 }
+
+# Keys that only choose what to run; their mutants are reported under the whole module.
+RUN_ONLY = {"engine-turns"}
 
 KILLED = {1, 3, 36, -24, 24, 152, 255, 37}  # test failure, pytest error, timeout, type check
 SURVIVED = {0}
@@ -122,7 +147,7 @@ def diff(name: str) -> str:
 
 def module_of(name: str) -> str | None:
     for key, (prefixes, _) in MODULES.items():
-        if name.startswith(prefixes):
+        if key not in RUN_ONLY and name.startswith(prefixes):
             return key
     return None
 
@@ -153,6 +178,8 @@ def write_report(times: dict[str, float]) -> tuple[str, bool]:
     rows = []
     all_met = True
     for key, (prefixes, tests) in MODULES.items():
+        if key in RUN_ONLY:
+            continue
         label = ", ".join(p[:-1] for p in prefixes)
         c = by_module[key]
         checked = c["killed"] + c["survived"] + c["equivalent"] + c["other"]
@@ -160,12 +187,13 @@ def write_report(times: dict[str, float]) -> tuple[str, bool]:
             rows.append(f"| {label} | not run | | | | | | {tests} |")
             all_met = False
             continue
+        unchecked = f" (of {checked + c['not checked']})" if c["not checked"] else ""
         score = c["killed"] / checked
         real = c["killed"] / (checked - c["equivalent"]) if checked > c["equivalent"] else 1.0
-        all_met &= real >= 0.9
+        all_met &= real >= 0.9 and not c["not checked"]
         minutes = f"{times[key] / 60:.1f}" if key in times else "?"
         rows.append(
-            f"| {label} | {checked} | {c['killed']} | {c['survived'] + c['other']} "
+            f"| {label} | {checked}{unchecked} | {c['killed']} | {c['survived'] + c['other']} "
             f"| {c['equivalent']} | {score:.1%} / **{real:.1%}** | {minutes} | {tests} |"
         )
     parts = [
@@ -175,9 +203,10 @@ def write_report(times: dict[str, float]) -> tuple[str, bool]:
         "hand: add a test, or give the reason a mutant is equivalent in",
         "bench/mutation-equivalent.toml, and run the script again.",
         "",
+        "Mutants: how many were checked (of how many there are, when a run was partial).",
         "Score = killed / checked, then killed / (checked − equivalent). Killed includes",
-        "timeouts (the mutant made a test hang). Minutes: wall time of that module's run on",
-        "the shared 2-core machine, with about nine other engineers using it.",
+        "timeouts (the mutant made a test hang). Min: wall time of the module's last run on",
+        "the shared 2-core machine (load average about 10); a rerun retries only survivors.",
         "",
         "| module | mutants | killed | survived | equivalent | score | min | tests |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -185,7 +214,7 @@ def write_report(times: dict[str, float]) -> tuple[str, bool]:
         "",
     ]
     for key, names in survivors.items():
-        if not names:
+        if not names or key in RUN_ONLY:
             continue
         parts += [f"## {key}: survivors", ""]
         for name in names:

@@ -216,6 +216,12 @@ class StoreConformance:
             await store.put(key, 1, ttl=-5)
         with pytest.raises(ValueError):
             await store.put(key, 1, version=0)
+        with pytest.raises(ValueError):
+            await store.delete(key, version=0)
+        with pytest.raises(ValueError):
+            await store.delete(key, version=-1)
+        with pytest.raises(TypeError):
+            await store.delete(123)  # type: ignore[arg-type]
         assert await store.get(key) is None
 
     # -- delete ----------------------------------------------------------------------
@@ -235,7 +241,7 @@ class StoreConformance:
         await store.put(key, "y", version=1)
         with pytest.raises(ConflictError) as info:
             await store.delete(key, version=1)
-        assert (info.value.expected, info.value.actual) == (1, 2)
+        assert (info.value.key, info.value.expected, info.value.actual) == (key, 1, 2)
         assert await store.get(key) == Entry("y", 2)
         assert await store.delete(key, version=2) is True
         assert await store.get(key) is None
@@ -245,7 +251,7 @@ class StoreConformance:
         key = self.key("delete-missing")
         with pytest.raises(ConflictError) as info:
             await store.delete(key, version=3)
-        assert (info.value.expected, info.value.actual) == (3, None)
+        assert (info.value.key, info.value.expected, info.value.actual) == (key, 3, None)
 
     @pytest.mark.asyncio
     async def test_create_after_delete(self, store: Store) -> None:
