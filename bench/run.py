@@ -225,10 +225,23 @@ def import_error(module: str, env: dict[str, str]) -> str | None:
     return lines[-1] if lines else f"exit code {res.returncode}"
 
 
+#: ``--guard``: the voicehook target runs on ``voicehook serve``'s HTTP protocol (uvicorn's
+#: httptools protocol plus the connection guard, voicehook.server.guard) instead of httptools.
+GUARD_PROTOCOL = "voicehook.server.guard:GuardedHttpToolsProtocol"
+
+
 def start_server(
-    name: str, attr: str, env: dict[str, str], cpu: str | None, workdir: Path
+    name: str,
+    attr: str,
+    env: dict[str, str],
+    cpu: str | None,
+    workdir: Path,
+    guard: bool = False,
 ) -> Server | None:
     module = TARGETS[name]
+    flags = list(UVICORN_FLAGS)
+    if guard and name == "voicehook":
+        flags[flags.index("httptools")] = GUARD_PROTOCOL
     port = free_port()
     log_path = workdir / f"{name}-{attr}.log"
     cmd = [
@@ -241,7 +254,7 @@ def start_server(
         "127.0.0.1",
         "--port",
         str(port),
-        *UVICORN_FLAGS,
+        *flags,
     ]
     with log_path.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -462,7 +475,7 @@ def run_scenario(
                 log(f"  {name}: SKIPPED, cannot import {TARGETS[name]}: {err}")
                 scen["skipped"][name] = f"import failed: {err}"
                 continue
-            server = start_server(name, attr, target_env, args.server_cpu, workdir)
+            server = start_server(name, attr, target_env, args.server_cpu, workdir, args.guard)
             if server is None:
                 scen["skipped"][name] = "did not start"
                 continue
@@ -539,6 +552,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--load-cpu", default="1", help="core for wrk and the fake upstream")
     parser.add_argument("--no-pin", action="store_true", help="do not use taskset")
     parser.add_argument("--json", type=Path, default=None, help="write all results here")
+    parser.add_argument(
+        "--guard",
+        action="store_true",
+        help="run the voicehook target on voicehook serve's guarded HTTP protocol",
+    )
     args = parser.parse_args(argv)
     unknown = [t for t in args.targets if t not in TARGETS]
     if unknown:

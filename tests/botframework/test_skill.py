@@ -413,3 +413,28 @@ async def test_concurrent_conversations() -> None:
             )
         )
         assert all(r[0]["inputHint"] == "expectingInput" for r in results)
+
+
+async def test_start_up_warns_when_kiwi_is_missing(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Typed chat makes voicehook's NLU the production NLU: without Kiwi, say so."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def no_kiwi(name: str, *args: Any) -> Any:
+        return None if name == "kiwipiepy" else real(name, *args)
+
+    store = MemoryStore()
+    app = AppContext("skill", store=store)
+    app.http = object()  # type: ignore[assignment]
+    monkeypatch.setattr(importlib.util, "find_spec", no_kiwi)
+    with caplog.at_level("WARNING", logger="voicehook.botframework"):
+        await channel_for(make_play()).startup(app)
+    assert any("kiwipiepy is not installed" in r.getMessage() for r in caplog.records)
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="voicehook.botframework"):
+        await channel_for(make_play()).startup(app)
+    assert not any("kiwipiepy" in r.getMessage() for r in caplog.records)

@@ -281,7 +281,8 @@ def test_unknown_builtin_intent_rejected(tokenizer: Tokenizer) -> None:
 
 
 def test_default_builtin_intents() -> None:
-    assert {INTENT_STOP, INTENT_OPEN} == DEFAULT_BUILTIN_INTENTS
+    # Spec §5.6: stop and rewind are universal (issue 9, item 10).
+    assert {INTENT_STOP, INTENT_OPEN, "NUGU.INTENT.rewind"} == DEFAULT_BUILTIN_INTENTS
     assert INTENT_PAUSE in AUDIO_PLAYER_INTENTS
 
 

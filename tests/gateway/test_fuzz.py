@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -123,3 +124,10 @@ def test_skill_host_answers_4xx_or_501_never_crashes(
                 assert answer.status in (200, 501)
 
     asyncio.run(run())
+
+
+def test_a_scalar_with_a_tag_yaml_cannot_build_is_a_definition_error() -> None:
+    """``=`` resolves to YAML 1.1's ``value`` tag, which PyYAML cannot construct: it is a
+    DefinitionError naming the place, not a ConstructorError (found by the fuzz test)."""
+    with pytest.raises(DefinitionError, match=r"<string>:1:1.*'='"):
+        parse_config("=")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from voicehook.play import ActionRequest, Play, RuntimeSettings, parse_definition
-from voicehook.play.deadline import DeadlineWatch
+from voicehook.play.deadline import EXPIRED, IN_TIME, DeadlineWatch
 
 DEFINITION = """
 name: test
@@ -135,17 +135,17 @@ async def test_the_watch_stops_when_nothing_is_due_and_cancels_only_late_calls()
     watch = DeadlineWatch(loop, 1.0)
     late = loop.create_task(asyncio.sleep(5))
     early = loop.create_task(asyncio.sleep(5))
-    now = loop.time()
-    watch.due[1] = (late, now - 0.001)
-    watch.due[2] = (early, now + 60)
+    late_key = watch.start(late, -0.001)  # already past its deadline
+    early_key = watch.start(early, 60)
     watch._check()
-    assert watch.expired == {1}
-    assert list(watch.due) == [2]
-    assert watch.handle is not None  # still watching the early one
+    assert watch.watching == 1  # only the early one is left
+    assert watch._handle is not None  # still watching the early one
     await asyncio.sleep(0)
     assert late.cancelled() and not early.done()
-    watch.due.clear()
-    watch.handle.cancel()
+    assert watch.stop(late_key) == EXPIRED
+    assert watch.stop(early_key) == IN_TIME
+    assert watch._handle is not None
+    watch._handle.cancel()
     watch._check()
-    assert watch.handle is None  # nothing left to watch: no timer
+    assert watch._handle is None  # nothing left to watch: no timer
     early.cancel()

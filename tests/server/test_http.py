@@ -141,17 +141,19 @@ async def test_voicehook_serve_cli(workers: int, tmp_path: Path) -> None:
                 build_request("answer.weather", {"location": "서울", "day": "TODAY"}),
             )
             assert status == 200 and data["resultCode"] == "OK"
-        assert not (tmp_path / "voicehook-state.db").exists()  # no state used, no file
+        # The default store is opened at start-up (a path that cannot be created stops the
+        # start; see tests/hardening/test_health.py).
+        assert (tmp_path / "voicehook-state.db").exists()
 
 
 async def test_serve_keeps_state_in_the_default_sqlite_file(tmp_path: Path) -> None:
-    """Without --store, ``serve`` keeps session state in ./voicehook-state.db, created on
-    first use; a stateless play never creates it (checked in test_voicehook_serve_cli)."""
+    """Without --store, ``serve`` keeps session state in ./voicehook-state.db, created at
+    start-up (checked in test_voicehook_serve_cli)."""
     env = dict(os.environ)
     for key in ("VOICEHOOK_STORE", "VOICEHOOK_DEFAULT_STORE"):
         env.pop(key, None)
     async with _serve("quiz", cwd=tmp_path, env=env) as (base, _):
-        assert not (tmp_path / "voicehook-state.db").exists()
+        assert (tmp_path / "voicehook-state.db").exists()  # opened at start-up
         start = build_request("quiz.start", {}, session_id="s-default-store")
         status, data = await _post(f"{base}/quiz.start", start)
         assert status == 200 and data["resultCode"] == "OK", data

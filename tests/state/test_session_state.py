@@ -75,7 +75,8 @@ async def test_a_request_without_session_id_gets_no_shared_state() -> None:
     store = CountingStore()
     async with NuguTestClient(counter_play(), store=store) as client:
         answer = await client.call("bump", session_id="")
-    assert answer.result_code == "BACKEND_ERROR"
+    # A 400, not a handler failure (issue 9): the request lacks what the action needs.
+    assert answer.status == 400 and answer.json["error"]["code"] == "missing_session_id"
     assert store.puts == 0
 
 

@@ -57,6 +57,7 @@ from voicehook.botframework.connector import ConnectorClient, ConnectorError
 from voicehook.dialog.caller import PlayCaller
 from voicehook.dialog.engine import DialogEngine, Intent, TurnInput, TurnResult, UserText
 from voicehook.dialog.nlu import DEFAULT_BUILTIN_INTENTS
+from voicehook.dialog.recognizer import warn_if_no_kiwi
 from voicehook.dialog.runtime import DialogConflict, DialogRuntime
 from voicehook.errors import HttpError
 from voicehook.http import Answer, HttpRequest
@@ -148,6 +149,9 @@ class BotFrameworkChannel:
             logger.warning(
                 "Bot Framework: no allowed callers are configured, so every caller is refused"
             )
+        # Users type here: voicehook's NLU is the production NLU, and it is weaker without
+        # Kiwi (docs/nlu.md). Say so once, at start-up.
+        warn_if_no_kiwi(logger, channel="Bot Framework")
         engine = self._engine_factory(app)
         ttl = self._ttl if self._ttl is not None else app.session_ttl
         self._runtime = DialogRuntime(

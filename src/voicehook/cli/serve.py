@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 from voicehook.cli.loading import TargetError, load_clova, load_play
@@ -46,7 +49,34 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
     p.add_argument("--max-body", type=int, help="request body cap in bytes (default 1 MiB)")
     p.add_argument("--deadline", type=float, help="handler deadline in seconds (default 3)")
     p.add_argument("--store", help="state store URL: memory://, sqlite:///path.db, redis://h:p/db")
+    p.add_argument("--threads", type=int, help="threads for plain def handlers (default 16)")
     p.add_argument("--access-log", action="store_true", default=None, help="log every call")
+    limits = p.add_argument_group(
+        "connection limits", "see docs/deployment.md#limits; match them in your reverse proxy"
+    )
+    limits.add_argument(
+        "--max-connections", type=int, help="open connections per worker (default 1000)"
+    )
+    limits.add_argument(
+        "--max-concurrency", type=int, help="requests handled at once per worker; more: 503"
+    )
+    limits.add_argument(
+        "--header-timeout", type=float, help="seconds to send the request head (default 10)"
+    )
+    limits.add_argument(
+        "--body-timeout", type=float, help="seconds to send the body after it (default 10)"
+    )
+    limits.add_argument(
+        "--max-header-bytes", type=int, help="request head size cap (default 16384); more: 431"
+    )
+    limits.add_argument(
+        "--keepalive-timeout", type=float, help="idle keep-alive seconds (default 5)"
+    )
+    limits.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        help="seconds calls may finish after SIGTERM (default 10)",
+    )
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.add_argument("--config", help="a TOML file with settings ([voicehook] table)")
     c = p.add_argument_group("CLOVA", "CLOVA custom extension (see docs/clova.md)")
@@ -108,6 +138,14 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         "store": args.store,
         "access_log": args.access_log,
         "log_level": args.log_level,
+        "threads": getattr(args, "threads", None),
+        "max_connections": getattr(args, "max_connections", None),
+        "max_concurrency": getattr(args, "max_concurrency", None),
+        "header_timeout": getattr(args, "header_timeout", None),
+        "body_timeout": getattr(args, "body_timeout", None),
+        "max_header_bytes": getattr(args, "max_header_bytes", None),
+        "keepalive_timeout": getattr(args, "keepalive_timeout", None),
+        "shutdown_timeout": getattr(args, "shutdown_timeout", None),
         "clova": getattr(args, "clova", None),
         "clova_path": getattr(args, "clova_path", None),
         "clova_public_key": getattr(args, "clova_public_key", None),
@@ -221,6 +259,14 @@ def _export(settings: Settings, target: str) -> None:
         "output_policy",
         "health_timeout",
         "upstream_timeout",
+        "max_json_depth",
+        "threads",
+        "loop_lag_warning",
+        "health_write_probe",
+        "user_ttl",
+        "max_key_length",
+        "metrics_under_prefix",
+        "metrics_dir",
         "clova",
         "clova_path",
         "clova_public_key",
@@ -256,6 +302,46 @@ def app_factory() -> VoicehookApp:
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     return build_app(load_play(target), settings, load_clova(target))
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for ``settings``: address, loop, the guarded HTTP protocol and
+    the connection limits (see :mod:`voicehook.server.guard`)."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "lifespan": "on",
+        "server_header": False,
+        "timeout_keep_alive": settings.keepalive_timeout,
+        "timeout_graceful_shutdown": settings.shutdown_timeout or None,  # 0: wait for all
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "backlog": 2048,
+    }
+    try:
+        import uvloop  # noqa: F401
+
+        options["loop"] = "uvloop"
+    except ImportError:
+        options["loop"] = "asyncio"
+    try:
+        from voicehook.server.guard import ConnectionLimits, GuardedHttpToolsProtocol, fd_budget
+    except ImportError:  # no httptools (not CPython): h11 caps the head size, no timeouts
+        options["http"] = "h11"
+        options["limit_concurrency"] = settings.max_connections
+        return options
+    options["http"] = functools.partial(
+        GuardedHttpToolsProtocol,
+        limits=ConnectionLimits(
+            header_timeout=settings.header_timeout,
+            body_timeout=settings.body_timeout,
+            max_header_bytes=settings.max_header_bytes,
+            max_connections=fd_budget(settings.max_connections),
+            max_concurrency=settings.max_concurrency,
+        ),
+    )
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -307,31 +393,21 @@ def run(args: argparse.Namespace) -> int:
         )
     import uvicorn
 
-    common: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "log_config": None,
-        "access_log": False,
-        "lifespan": "on",
-        "server_header": False,
-    }
-    try:
-        import uvloop  # noqa: F401
-
-        common["loop"] = "uvloop"
-    except ImportError:
-        common["loop"] = "asyncio"
-    try:
-        import httptools  # noqa: F401
-
-        common["http"] = "httptools"
-    except ImportError:
-        common["http"] = "h11"
+    common = uvicorn_options(settings)
+    cleanup = ""
     if settings.workers > 1:
+        if not settings.metrics_dir:
+            # Each worker leaves its metrics here; /metrics in any worker sums them all.
+            settings = settings.merged({"metrics_dir": tempfile.mkdtemp(prefix="voicehook-")})
+            cleanup = settings.metrics_dir
         _export(settings, args.play)
-        uvicorn.run(
-            "voicehook.cli.serve:app_factory", factory=True, workers=settings.workers, **common
-        )
+        try:
+            uvicorn.run(
+                "voicehook.cli.serve:app_factory", factory=True, workers=settings.workers, **common
+            )
+        finally:
+            if cleanup:
+                shutil.rmtree(cleanup, ignore_errors=True)
     else:
         uvicorn.run(app, **common)
     return 0

@@ -26,7 +26,7 @@ from voicehook.clova.signature import SignatureError, SignatureVerifier
 from voicehook.clova.speech import SpeechLimitError, SpeechLimits
 from voicehook.errors import HttpError
 from voicehook.http import Answer, HttpRequest
-from voicehook.play.deadline import DeadlineWatch
+from voicehook.play.deadline import EXPIRED, DeadlineWatch
 
 if TYPE_CHECKING:
     from voicehook.play.context import AppContext
@@ -157,22 +157,20 @@ class ClovaChannel:
         if watch is None or watch.loop is not loop:
             watch = self._watch = DeadlineWatch(loop, self.deadline)
         task = asyncio.current_task(loop)
-        key = -1
-        if task is not None:
-            key = next(watch.ids)
-            watch.due[key] = (task, loop.time() + self.deadline)
-            if watch.handle is None:
-                watch.arm()
+        key = watch.start(task, self.deadline)
         failure: BaseException | None = None
         response: Response | None = None
         try:
             response = await self.app.answer(req)
         except BaseException as exc:  # re-raised below unless it is the deadline or a bug
             failure = exc
-        watch.due.pop(key, None)
-        if watch.expired and key in watch.expired and task is not None:
-            watch.expired.discard(key)
-            if task.uncancel() > 0 and isinstance(failure, asyncio.CancelledError):
+        state = watch.stop(key)
+        if state:  # EXPIRED (cancelled by the watch) or LATE (it blocked the event loop)
+            if (
+                state == EXPIRED
+                and DeadlineWatch.outside_cancel(task)
+                and isinstance(failure, asyncio.CancelledError)
+            ):
                 raise failure  # cancelled from outside too (client gone, shutdown)
             error = f"no answer within {self.deadline:g} s"
             logger.error(

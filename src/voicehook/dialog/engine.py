@@ -730,7 +730,11 @@ class DialogEngine:
             await self._welcome(ctx)
             return
         if intent == INTENT_REWIND and INTENT_REWIND not in self._by_intent:
-            self._rewind(ctx)
+            if self.uses_audio_player:
+                # §5.6: with AudioPlayer on, rewind only triggers a custom action.
+                await self._fallback(ctx)
+            else:
+                self._rewind(ctx)
             return
         name = self._by_intent.get(intent) if intent is not None else None
         if name is None:

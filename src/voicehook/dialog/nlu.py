@@ -89,8 +89,10 @@ INTENT_PREVIOUS: Final = "NUGU.INTENT.previous"
 INTENT_PLAY: Final = "NUGU.INTENT.play"
 INTENT_REWIND: Final = "NUGU.INTENT.rewind"
 
-#: Built-in intents every play gets.
-DEFAULT_BUILTIN_INTENTS: Final[frozenset[str]] = frozenset({INTENT_STOP, INTENT_OPEN})
+#: Built-in intents every play gets. Spec §5.6: stop and rewind are universal.
+DEFAULT_BUILTIN_INTENTS: Final[frozenset[str]] = frozenset(
+    {INTENT_STOP, INTENT_OPEN, INTENT_REWIND}
+)
 #: The AudioPlayer control intents (enable them for plays with the AudioPlayer interface).
 AUDIO_PLAYER_INTENTS: Final[frozenset[str]] = frozenset(
     {INTENT_PAUSE, INTENT_RESUME, INTENT_NEXT, INTENT_PREVIOUS, INTENT_PLAY, INTENT_REWIND}
@@ -537,6 +539,7 @@ _BUILTIN_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
             nouns=("되감기", "처음부터", "처음부터다시", "다시처음부터", "한번더"),
             verbs=(
                 "다시말해",
+                "한번더말해",
                 "뭐라고",
                 "되감아",
                 "처음부터다시틀어",

@@ -15,6 +15,7 @@ import msgspec
 
 from voicehook.errors import HttpError
 from voicehook.http import Answer, HttpRequest
+from voicehook.limits import LogLimiter, clip
 from voicehook.nugu import wire
 from voicehook.nugu.auth import AuthResult, PlayBuilderPolicy, TokenAuth
 from voicehook.play.app import Play, RuntimeSettings
@@ -22,7 +23,7 @@ from voicehook.play.context import AppContext
 from voicehook.play.request import ActionRequest, ActionResult, Event
 
 if TYPE_CHECKING:
-    from voicehook.http import Headers
+    pass
 
 logger = logging.getLogger("voicehook.nugu")
 
@@ -44,17 +45,8 @@ def _decode(body: bytes) -> wire.Request:
         raise HttpError(400, "invalid_request", f"invalid NUGU request: {exc}") from None
     except msgspec.DecodeError as exc:
         raise HttpError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from None
-
-
-def _authorization(headers: Headers) -> bytes | None:
-    """The one ``Authorization`` header, or None; two of them are a 400."""
-    found = None
-    for name, value in headers:
-        if name == _AUTHORIZATION:
-            if found is not None:
-                raise HttpError(400, "duplicate_header", "the authorization header appears twice")
-            found = value
-    return found
+    except RecursionError:  # the server caps the depth first; this is for direct use
+        raise HttpError(400, "too_deep", "the JSON body nests too deep") from None
 
 
 class NuguChannel:
@@ -64,7 +56,7 @@ class NuguChannel:
     policy); by default the play's own. ``auth`` checks ``Authorization: token <API key>``.
     """
 
-    __slots__ = ("app", "auth", "play", "settings")
+    __slots__ = ("_log_limit", "app", "auth", "play", "settings")
 
     name = "nugu"
     methods = frozenset({"POST"})
@@ -80,6 +72,9 @@ class NuguChannel:
         self.app = app
         self.auth = auth
         self.settings = settings if settings is not None else play.settings
+        # Unknown actions and URL mismatches come from outside: at most one line per 10 s
+        # each (the metrics count every call, under the "(unknown)" label).
+        self._log_limit = LogLimiter(10.0)
 
     async def startup(self, app: AppContext) -> None:
         """Nothing to open: the play's own hooks run in the server's lifespan."""
@@ -97,7 +92,7 @@ class NuguChannel:
         auth = self.auth
         auth_missing = False
         if auth is not None:
-            verdict = auth.check(_authorization(request.headers))
+            verdict = auth.check(request.header(_AUTHORIZATION))  # two: 400 duplicate_header
             if verdict is AuthResult.INVALID:
                 raise HttpError(401, "unauthorized", "the API key in Authorization is not valid")
             if verdict is AuthResult.MISSING:
@@ -116,11 +111,11 @@ class NuguChannel:
         if auth_missing and (session is None or not session.is_play_builder_request):
             raise HttpError(401, "unauthorized", "missing Authorization header (token <API key>)")
         action = path_action
-        if path_action != body_action:
+        if path_action != body_action and self._log_limit.allow("url_action") is not None:
             logger.warning(
                 "URL action %r differs from action.actionName %r; using the URL's",
-                path_action,
-                body_action,
+                clip(path_action),
+                clip(body_action),
                 extra={"request_id": request_id},
             )
         version = req.version or "2.0"
@@ -134,15 +129,22 @@ class NuguChannel:
             result = await self.play.call(
                 ActionRequest(action, params, request_id=request_id), None, self.settings
             )
-            near = difflib.get_close_matches(action, list(self.play.specs), n=3, cutoff=0.5)
-            logger.error(
-                "unknown action %r: answered %s so the Dialog Manager plays the failure "
-                "prompt; known actions nearest to it: %s",
-                action,
-                result.result_code,
-                ", ".join(near) or "none",
-                extra={"request_id": request_id, "action": action},
-            )
+            held = self._log_limit.allow("unknown_action")
+            if held is not None:
+                near = difflib.get_close_matches(
+                    action[:200], list(self.play.specs), n=3, cutoff=0.5
+                )
+                logger.error(
+                    "unknown action %r: answered %s so the Dialog Manager plays the failure "
+                    "prompt; known actions nearest to it: %s%s",
+                    clip(action),
+                    result.result_code,
+                    ", ".join(near) or "none",
+                    f" ({held} more unknown-action calls in the last 10 s, not logged)"
+                    if held
+                    else "",
+                    extra={"request_id": request_id, "action": clip(action)},
+                )
             # Logged here, with the nearest names: the answer carries no error to log again.
             return Answer(
                 _encode(version, result),
@@ -151,7 +153,6 @@ class NuguChannel:
             )
         params = spec.template.copy()
         types: dict[str, str | None] = {}
-        plain = True
         if wire_params:
             for key, p in wire_params.items():
                 if p is None:
@@ -159,8 +160,7 @@ class NuguChannel:
                     continue
                 value = p.value
                 if value is not None and type(value) is not str:
-                    value = _scalar_text(value)
-                    plain = plain and type(value) is str
+                    value = _param_text(value)
                 params[key] = value
                 types[key] = p.type
         event = req.event
@@ -183,12 +183,13 @@ class NuguChannel:
             request_id,
             self.app,
         )
-        call.plain = plain
+        call.plain = True  # every value is a str or None (see _param_text)
         result = await self.play.call(call, spec, self.settings)
         return Answer(_encode(version, result), 200, action, result.result_code, result.error)
 
 
 _encode_response = wire.response_encoder.encode
+_encode_json = msgspec.json.Encoder().encode
 _Response = wire.Response
 
 
@@ -198,12 +199,14 @@ def _encode(version: str, result: ActionResult) -> bytes:
     )
 
 
-def _scalar_text(value: Any) -> Any:
-    """Numbers and booleans as the strings NUGU documents; lists and objects as they are."""
+def _param_text(value: Any) -> str:
+    """A parameter value as the string handlers get (docs/backend-proxy.md, "Parameter
+    values"): numbers and booleans as NUGU writes them, an array or object as compact JSON
+    text (the body's depth is capped before decoding, so encoding it cannot recurse deep)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    return value
+    return _encode_json(value).decode()

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dis
 import functools
 import inspect
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import threading
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,8 +26,9 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
-from voicehook.play.context import AppContext
-from voicehook.play.deadline import DeadlineWatch
+from voicehook.play.context import AppContext, MissingSessionId
+from voicehook.play.counters import Counter
+from voicehook.play.deadline import EXPIRED, LATE, DeadlineWatch
 from voicehook.play.definition import (
     Action,
     EntityMapping,
@@ -104,7 +108,12 @@ def to_output_value(value: object, *, strict: bool = False) -> str | None:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     if isinstance(value, list | tuple | dict):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+        try:
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+        except (RecursionError, ValueError) as exc:  # nested too deep, or circular
+            raise OutputTypeError(
+                f"a {type(value).__name__} output value cannot be written as JSON: {exc}"
+            ) from None
     return str(value)
 
 
@@ -118,9 +127,108 @@ class HandlerInfo:
     pass_request: bool
     event: str | None
     simple: bool = False  # ``async def handler(req)``: called directly, the common case
+    #: An ``async def`` whose code has no ``await``, ``async for`` or ``async with``: it can
+    #: never suspend, so it is simply awaited (no task, no bookkeeping).
+    never_awaits: bool = False
+    #: Run on the caller's task (no task of its own): set after it finished the last
+    #: ``INLINE_AFTER`` calls without suspending, cleared when it suspends.
+    inline: bool = False
+    sync_runs: int = 0
 
     def __post_init__(self) -> None:
         self.simple = self.is_async and self.pass_request and not self.inject
+        self.never_awaits = self.is_async and not _may_suspend(self.fn)
+
+
+#: Seconds a cancelled handler task gets to finish before the answer goes without it.
+_CANCEL_GRACE = 0.02
+
+#: Calls in a row that finish without suspending before a handler runs inline.
+INLINE_AFTER = 8
+
+
+class PlayStats:
+    """Counters of the play's calls, for the server's metrics."""
+
+    __slots__ = (
+        "_lock",
+        "blocked_deadline",
+        "state_conflicts",
+        "state_save_errors",
+        "thread_pool_saturated",
+        "threads_busy",
+    )
+
+    def __init__(self) -> None:
+        self.state_conflicts = 0  # state saves refused: another turn wrote it first
+        self.state_save_errors = 0  # state saves that failed otherwise (store down, full)
+        self.blocked_deadline = 0  # calls that ran past the deadline blocking the loop
+        self.thread_pool_saturated = 0  # plain def calls that found every thread busy
+        self.threads_busy = 0  # plain def handlers running on a pool thread now
+        self._lock = threading.Lock()
+
+    def in_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn`` on a pool thread, counted as busy until it returns (even when its
+        call was answered at the deadline long before)."""
+        with self._lock:
+            self.threads_busy += 1
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            with self._lock:
+                self.threads_busy -= 1
+
+
+async def _stepped(handler: HandlerInfo, coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` in its own task, noting whether it finished without suspending."""
+    try:
+        first = coro.send(None)
+    except StopIteration as stop:
+        handler.sync_runs += 1
+        if handler.sync_runs >= INLINE_AFTER:
+            handler.inline = True
+        return stop.value
+    handler.sync_runs = 0
+    return await _resume(coro, first)
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, Any, Any]:
+    """Go on with a coroutine whose first step already ran: what ``await`` does after it."""
+    while True:
+        try:
+            sent = yield yielded
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:
+            try:
+                yielded = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                yielded = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
+_SUSPENDING_OPS = frozenset(
+    {"GET_AWAITABLE", "SEND", "YIELD_VALUE", "GET_AITER", "GET_ANEXT", "BEFORE_ASYNC_WITH"}
+)
+
+
+def _may_suspend(fn: Callable[..., Any]) -> bool:
+    """False only when ``fn``'s own code cannot suspend (no await of any kind)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:  # a callable object, a builtin: assume it may
+        return True
+    return any(ins.opname in _SUSPENDING_OPS for ins in dis.get_instructions(code))
+
+
+def _wake(waiter: asyncio.Future[None], _task: object) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class ActionSpec:
@@ -195,8 +303,12 @@ class Play:
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
         self._health: dict[str, HealthCheck] = {}
+        self._counters: dict[str, Counter] = {}
         self._executor: ThreadPoolExecutor | None = None
+        self._pool_size = 0
         self._watch: DeadlineWatch | None = None
+        self._orphans: set[asyncio.Task[Any]] = set()
+        self.stats = PlayStats()
         self._rebuild()
 
     # -- construction --------------------------------------------------------------------
@@ -308,6 +420,21 @@ class Play:
         self._shutdown.append(fn)
         return fn
 
+    def counter(self, name: str, help: str, *, labels: Iterable[str] = ()) -> Counter:
+        """A counter of your own, served on ``/metrics`` (see :mod:`voicehook.play.counters`).
+
+        Declaring the same name twice gives the same counter."""
+        existing = self._counters.get(name)
+        if existing is not None:
+            return existing
+        counter = self._counters[name] = Counter(name, help, tuple(labels))
+        return counter
+
+    @property
+    def counters(self) -> Mapping[str, Counter]:
+        """The play's own counters by name."""
+        return self._counters
+
     def health_check(self, name: str) -> Callable[[HealthCheck], HealthCheck]:
         """Register a health check: ``/health`` answers 503 while it raises or returns False."""
 
@@ -355,6 +482,8 @@ class Play:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+        for task in list(self._orphans):
+            task.cancel()
 
     # -- the call ------------------------------------------------------------------------
 
@@ -364,7 +493,9 @@ class Play:
         spec: ActionSpec | None = None,
         settings: RuntimeSettings | None = None,
     ) -> ActionResult:
-        """Run the action's handler and build the result. Never raises for handler errors.
+        """Run the action's handler and build the result. Never raises for handler errors,
+        except :class:`~voicehook.play.context.MissingSessionId` (an HttpError 400): the
+        action keeps session state and the request has no session id.
 
         ``spec`` is the action's spec when the caller already looked it up; ``settings``
         overrides the play's own runtime settings for this call (a server's ``--deadline``),
@@ -377,7 +508,7 @@ class Play:
         if spec is None:
             return ActionResult(
                 settings.unknown_action_code,
-                {k: to_output_value(v) for k, v in request.params.items()},
+                _echo(request.params),
                 error=f"unknown action {request.action!r}",
             )
         handler = spec.handler_for(request.event.type)
@@ -393,47 +524,142 @@ class Play:
             watch = self._watch = DeadlineWatch(loop, settings.deadline)
         task = asyncio.current_task(loop)
         due = loop.time() + settings.deadline
-        if task is not None:
-            key = next(watch.ids)
-            watch.due[key] = (task, due)
-            if watch.handle is None:
-                watch.arm()
-        else:
-            key = -1
+        key = watch.start_until(task, due)
         failure: BaseException | None = None
         result: object = None
         request.deadline = due  # store writes of this turn: not after it (update_session)
         try:
             if handler.simple:
-                result = await handler.fn(request)
+                if handler.never_awaits:  # cannot suspend: simply awaited
+                    result = await handler.fn(request)
+                else:
+                    result = await self._run(handler, handler.fn(request), loop)
             else:
-                result = await self._invoke(handler, request, settings)
+                result = await self._invoke(handler, request, settings, loop)
         except BaseException as exc:  # re-raised below unless the deadline caused it
             failure = exc
-        watch.due.pop(key, None)
-        if watch.expired and key in watch.expired and task is not None:
-            watch.expired.discard(key)
-            # The deadline passed: our cancel() hit the handler (or it swallowed it).
-            if task.uncancel() > 0 and isinstance(failure, asyncio.CancelledError):
-                raise failure  # cancelled from outside too (client gone, shutdown)
-            failure = _DeadlinePassed()
-        if failure is None and type(result) is dict and request._states is None:
-            # The common case: output values from a plain handler, no state to save.
-            params = request.params
-            if request.plain:
-                output: dict[str, str | None] = params.copy()
-            else:
-                output = {}
-                for k, v in params.items():
-                    output[k] = v if v is None or type(v) is str else to_output_value(v)
-            for k, v in result.items():
-                if (v is None or type(v) is str) and k in output:
-                    output[k] = v
+        if request._states is None:
+            # No state to save: the turn ends here, and so does its deadline.
+            state = watch.stop(key)
+            if state:
+                failure = self._deadline_passed(state, task, failure, spec, request)
+            elif failure is None and type(result) is dict:
+                # The common case: output values from a plain handler.
+                output = request.params.copy() if request.plain else _echo(request.params)
+                for k, v in result.items():
+                    if (v is None or type(v) is str) and k in output:
+                        output[k] = v
+                    else:
+                        break  # a number, an undeclared key: the general path handles it
                 else:
-                    break  # a number, an undeclared key: the general path handles it
-            else:
-                return ActionResult("OK", output, [], None)
-        return await self._finish(spec, request, result, failure, settings, due)
+                    return ActionResult("OK", output, [], None)
+            return await self._finish(spec, request, result, failure, settings)
+        # The state save is part of the turn: it runs under the same deadline (the watch
+        # cancels it when the time is up, so a store that hangs cannot stretch the turn).
+        if failure is None and watch.remaining(key) <= 0.0:
+            state = watch.stop(key)
+            # The handler itself ran past the deadline: save nothing.
+            failure = self._deadline_passed(state or LATE, task, None, spec, request)
+            request._states = None
+            return await self._finish(spec, request, None, failure, settings)
+        try:
+            answer = await self._finish(spec, request, result, failure, settings, due)
+        except asyncio.CancelledError as exc:
+            state = watch.stop(key)
+            if state != EXPIRED:
+                raise
+            failure = self._deadline_passed(state, task, exc, spec, request)
+            request._states = None  # nothing is saved after the deadline
+            return await self._finish(spec, request, None, failure, settings)
+        state = watch.stop(key)
+        if state:
+            # The watch cancelled us as the turn ended, or the save blocked the loop: the
+            # saved state stands, but the answer is the one NUGU's timer expects.
+            failure = self._deadline_passed(state, task, None, spec, request)
+            request._states = None
+            return await self._finish(spec, request, None, failure, settings)
+        return answer
+
+    def _deadline_passed(
+        self,
+        state: int,
+        task: asyncio.Task[Any] | None,
+        failure: BaseException | None,
+        spec: ActionSpec,
+        request: ActionRequest,
+    ) -> BaseException:
+        """The failure to answer once the deadline passed (``state`` from the watch)."""
+        if state == EXPIRED:
+            # Our cancel() hit the call (or the handler swallowed it).
+            if DeadlineWatch.outside_cancel(task) and isinstance(failure, asyncio.CancelledError):
+                raise failure  # cancelled from outside too (client gone, shutdown)
+            return _DeadlinePassed()
+        # LATE: the call ran past its deadline without a chance to cancel it: it kept the
+        # event loop busy (the loop watchdog names it too).
+        spec.warn_once(
+            "late",
+            "action %r ran past its deadline without yielding to the event loop (request "
+            "%s); it was answered with the timeout code. Do blocking work in a plain def "
+            "handler (thread pool) or await between steps",
+            spec.name,
+            request.request_id,
+        )
+        self.stats.blocked_deadline += 1
+        return _DeadlinePassed()
+
+    async def _run(
+        self, handler: HandlerInfo, coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop
+    ) -> object:
+        """Run an ``async`` handler's coroutine.
+
+        A handler that finished without suspending the last times runs right here (no task:
+        the fast path). One that suspends runs in its own task, and this call waits on a
+        plain future: at the deadline the answer goes out at once even when the handler
+        swallows the cancellation (it finishes in the background, and its outcome is
+        dropped).
+        """
+        if handler.never_awaits:
+            return await coro
+        if handler.inline:
+            try:
+                first = coro.send(None)
+            except StopIteration as stop:
+                return stop.value
+            # It suspended: from the next call on it runs in its own task. This call goes
+            # on here, exactly as ``await coro`` would.
+            handler.inline = False
+            handler.sync_runs = 0
+            return await _resume(coro, first)
+        inner = loop.create_task(_stepped(handler, coro))
+        waiter = loop.create_future()
+        inner.add_done_callback(functools.partial(_wake, waiter))
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if not inner.done():
+                inner.cancel()
+                # A handler that honours the cancellation ends within a loop iteration or
+                # two (its finally blocks run); one that ignores it is not waited for.
+                await asyncio.wait((inner,), timeout=_CANCEL_GRACE)
+                if not inner.done():
+                    self._orphans.add(inner)
+                    inner.add_done_callback(self._orphan_done)
+                elif not inner.cancelled():
+                    inner.exception()  # seen: no "never retrieved" warning
+            raise
+        return inner.result()
+
+    def _orphan_done(self, task: asyncio.Task[Any]) -> None:
+        """A handler task whose call was answered without it (the deadline passed)."""
+        self._orphans.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        logger.warning(
+            "a handler ignored its cancellation at the deadline and finished later (%s); "
+            "its outcome was dropped",
+            "raised " + type(exc).__name__ if exc is not None else "returned",
+        )
 
     async def _finish(
         self,
@@ -469,6 +695,8 @@ class Play:
         except _DeadlinePassed:
             code = settings.timeout_code
             error = f"handler exceeded the {settings.deadline:g} s deadline"
+        except MissingSessionId:
+            raise  # the request lacks what the action needs: a 400 for the caller
         except PlayError as exc:
             code = exc.code
             changes = exc.output
@@ -491,9 +719,7 @@ class Play:
                 extra={"request_id": request.request_id, "action": spec.name},
             )
         # The echo rule: every key, as a string or None, with the handler's changes on top.
-        output: dict[str, str | None] = {}
-        for k, v in request.params.items():
-            output[k] = v if v is None or type(v) is str else to_output_value(v)
+        output = _echo(request.params)
         if changes:
             try:
                 _apply_changes(spec, output, changes, settings.output_policy == "strict")
@@ -515,6 +741,10 @@ class Play:
             except Exception as exc:
                 code = settings.failure_code
                 error = f"could not save state: {exc}"
+                if type(exc).__name__ == "StateConflict":
+                    self.stats.state_conflicts += 1
+                else:
+                    self.stats.state_save_errors += 1
                 logger.error(
                     "action %r: could not save state (request %s): %s",
                     spec.name,
@@ -525,22 +755,41 @@ class Play:
         return ActionResult(code, output, directives, error)
 
     async def _invoke(
-        self, handler: HandlerInfo, request: ActionRequest, settings: RuntimeSettings
+        self,
+        handler: HandlerInfo,
+        request: ActionRequest,
+        settings: RuntimeSettings,
+        loop: asyncio.AbstractEventLoop,
     ) -> object:
         args: tuple[object, ...] = (request,) if handler.pass_request else ()
         kwargs = (
             {name: request.params.get(name) for name in handler.inject} if handler.inject else {}
         )
         if handler.is_async:
-            return await handler.fn(*args, **kwargs)
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(
+            return await self._run(handler, handler.fn(*args, **kwargs), loop)
+        executor = self._executor
+        if executor is None:
+            executor = self._executor = ThreadPoolExecutor(
                 max_workers=settings.threads, thread_name_prefix="voicehook-handler"
             )
-        loop = asyncio.get_running_loop()
+            self._pool_size = settings.threads
+        stats = self.stats
+        if stats.threads_busy >= self._pool_size:
+            stats.thread_pool_saturated += 1
+            if stats.thread_pool_saturated & (stats.thread_pool_saturated - 1) == 0:
+                # 1st, 2nd, 4th, 8th ... time: a log line that cannot flood the log.
+                logger.warning(
+                    "all %d handler threads are busy (action %r waits for one; saturated "
+                    "%d times so far): a plain def handler blocks too long, or raise "
+                    "--threads",
+                    self._pool_size,
+                    request.action,
+                    stats.thread_pool_saturated,
+                    extra={"request_id": request.request_id, "action": request.action},
+                )
         ctx = contextvars.copy_context()
-        call = functools.partial(ctx.run, handler.fn, *args, **kwargs)
-        return await loop.run_in_executor(self._executor, call)
+        call = functools.partial(stats.in_thread, ctx.run, handler.fn, *args, **kwargs)
+        return await loop.run_in_executor(executor, call)
 
 
 def _apply_changes(
@@ -562,9 +811,17 @@ def _apply_changes(
 
 
 def _echo(params: Mapping[str, Any]) -> dict[str, str | None]:
+    """Every parameter as an output value (str or None). Never raises: a value that cannot
+    be written as text (nested too deep) is echoed as None."""
     out: dict[str, str | None] = {}
     for key, value in params.items():
-        out[key] = value if value is None or type(value) is str else to_output_value(value)
+        if value is None or type(value) is str:
+            out[key] = value
+        else:
+            try:
+                out[key] = to_output_value(value)
+            except OutputTypeError:
+                out[key] = None
     return out
 
 

@@ -293,8 +293,15 @@ class _Node:
         return f"{self.scalar()!r}"
 
     def scalar(self) -> Any:
-        """The Python value of a scalar node (YAML 1.1 types as PyYAML resolves them)."""
-        return self._loader.constructor.construct_object(self.node, deep=True)
+        """The Python value of a scalar node (YAML 1.1 types as PyYAML resolves them).
+
+        A scalar PyYAML resolves to a tag it cannot construct (``=`` is the YAML 1.1
+        ``value`` tag) is its text as written, so a problem report can name it."""
+        try:
+            return self._loader.constructor.construct_object(self.node, deep=True)
+        except yaml.YAMLError:
+            value = self.node.value
+            return value if isinstance(value, str) else str(value)
 
     def string(self, *, allow_empty: bool = True) -> str | None:
         """A scalar as text, exactly as written: ``yes``, ``21`` and ``NO`` stay text (no

@@ -16,13 +16,16 @@ from typing import Any
 
 from voicehook.errors import HttpError, error_body
 from voicehook.http import JSON, Answer, HttpRequest, Message, Receive, Scope, Send
+from voicehook.jsonlimits import json_depth_over
+from voicehook.limits import LogLimiter, clip
 from voicehook.nugu.auth import TokenAuth
 from voicehook.nugu.endpoint import NuguChannel
 from voicehook.play.app import Play, RuntimeSettings
 from voicehook.play.context import AppContext
 from voicehook.server.config import Settings
-from voicehook.server.metrics import Metrics
+from voicehook.server.metrics import Metrics, MetricsShare, render
 from voicehook.server.routing import Route, RouteTable
+from voicehook.server.watchdog import LoopWatchdog
 from voicehook.upstream import HttpClient
 
 logger = logging.getLogger("voicehook.server")
@@ -53,7 +56,7 @@ def runtime_settings(play: Play, settings: Settings) -> RuntimeSettings:
         timeout_code=settings.timeout_code,
         unknown_action_code=settings.unknown_action_code,
         output_policy="strict" if settings.output_policy == "strict" else "stringify",
-        threads=rs.threads,
+        threads=settings.threads,
         slow_warning=rs.slow_warning,
     )
 
@@ -78,22 +81,39 @@ class VoicehookApp:
         self.runtime = runtime_settings(play, settings)
         self.metrics = Metrics()
         self._store_url = settings.store
-        self.context = AppContext(play.name, store=store)
+        self.context = AppContext(
+            play.name,
+            store=store,
+            user_ttl=settings.user_ttl or None,
+            max_key_length=settings.max_key_length,
+        )
         self._owns_store = store is None
-        self._ping_store = store is not None or bool(settings.store)
+        self._ping_store = store is not None or bool(settings.store) or settings.default_store
         auth = TokenAuth(settings.api_keys, settings.play_builder) if settings.api_keys else None
         self.nugu = NuguChannel(play, self.context, auth, self.runtime)
         prefix = settings.prefix
         self.routes = RouteTable([*routes, Route(prefix, self.nugu)])
         self.routes.check_actions(play.specs)
         self._match = self.routes.match
+        # Health stays under the prefix too (balancers and `voicehook check` that see only
+        # the Web URL use it; it says nothing but OK or unhealthy). Metrics do not, unless
+        # asked: a proxy that forwards {prefix}/ must not publish them.
         self._health_paths = frozenset({"/health", prefix + "/health"})
-        self._metrics_paths = frozenset({"/metrics", prefix + "/metrics"})
+        self._metrics_paths = frozenset(
+            {"/metrics", prefix + "/metrics"} if settings.metrics_under_prefix else {"/metrics"}
+        )
         self._reserved = self._health_paths | self._metrics_paths
         # Content-Length values with fewer digits than the cap are always under it.
         self._short_length = len(str(settings.max_body)) - 1
         self._max_body = settings.max_body
+        self._max_depth = settings.max_json_depth
         self._access_log = settings.access_log
+        self._log_limit = LogLimiter(10.0)
+        self._share = MetricsShare(settings.metrics_dir) if settings.metrics_dir else None
+        self._share_task: asyncio.Task[None] | None = None
+        self._watchdog: LoopWatchdog | None = None
+        self._health_logged = ""
+        self._probe_key = f"health:{play.name}:{os.getpid()}-{os.urandom(4).hex()}"
         self._id_prefix = os.urandom(3).hex()
         self._ids = itertools.count(1)
         self.started = False
@@ -140,15 +160,31 @@ class VoicehookApp:
         if ctx.store is not None:
             opener = getattr(ctx.store, "open", None)
             if opener is not None:
-                await opener()
-        elif self.settings.default_store:
-            # The embedded default: opened by its first use, not here.
-            from voicehook.store import DEFAULT_SQLITE_PATH, SQLiteStore
+                from voicehook.store import StoreError
 
-            ctx.store = SQLiteStore(DEFAULT_SQLITE_PATH)
+                try:
+                    await opener()
+                except StoreError as exc:
+                    raise StartupError(f"cannot open the state store: {exc}") from None
+        elif self.settings.default_store:
+            # The embedded default, opened now: a path that cannot be created stops the
+            # start with a clear message instead of failing every stateful turn later.
+            from voicehook.store import DEFAULT_SQLITE_PATH, SQLiteStore, StoreError
+
+            store = SQLiteStore(DEFAULT_SQLITE_PATH)
+            where = os.path.join(os.getcwd(), DEFAULT_SQLITE_PATH.removeprefix("./"))
+            try:
+                await store.open()
+            except StoreError as exc:
+                raise StartupError(
+                    f"cannot create the state store {where} "
+                    f"({exc.__cause__ or exc}); run in a writable directory or choose a "
+                    "store with --store sqlite:////data/state.db (VOICEHOOK_STORE)"
+                ) from None
+            ctx.store = store
             logger.info(
-                "state store: SQLite at %s (created on first use; choose with --store)",
-                DEFAULT_SQLITE_PATH,
+                "state store: SQLite at %s (choose another with --store)",
+                where,
             )
         if ctx.http is None:
             ctx.http = HttpClient(timeout=self.settings.upstream_timeout)
@@ -158,11 +194,29 @@ class VoicehookApp:
             await channel.startup(ctx)
         for problem in self.play.problems():
             logger.warning("play %r: %s", self.play.name, problem)
+        if self.settings.loop_lag_warning > 0:
+            from voicehook.server.watchdog import LoopWatchdog
+
+            self._watchdog = LoopWatchdog(
+                self.settings.loop_lag_warning,
+                self._handler_codes,
+                lambda _lag, _name: self.metrics.event("loop_blocked"),
+            )
+            self._watchdog.start()
+        if self._share is not None:
+            self._share_task = asyncio.get_running_loop().create_task(self._share_loop())
         self.started = True
 
     async def shutdown(self) -> None:
         """Run the play's shutdown hooks, then close what startup opened."""
         ctx = self.context
+        if self._watchdog is not None:
+            self._watchdog.stop()
+            self._watchdog = None
+        if self._share_task is not None:
+            self._share_task.cancel()
+            self._share_task = None
+            self._write_share()
         for channel in reversed(self.channels):
             try:
                 await channel.shutdown(ctx)
@@ -183,6 +237,10 @@ class VoicehookApp:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.startup()
+                except StartupError as exc:
+                    logger.error("startup failed: %s", exc)
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
                 except Exception as exc:
                     logger.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -216,7 +274,7 @@ class VoicehookApp:
                 await _respond(
                     send,
                     200,
-                    self.metrics.render(),
+                    self.render_metrics(),
                     [(b"content-type", b"text/plain; version=0.0.4")],
                 )
             else:
@@ -294,19 +352,30 @@ class VoicehookApp:
                     )
             else:
                 body = await self._read_more(message, receive)
+            if json_depth_over(body, self._max_depth):
+                raise HttpError(
+                    400,
+                    "too_deep",
+                    f"the JSON body nests arrays and objects more than {self._max_depth} levels",
+                )
             answer: Answer = await route.channel.handle(
                 HttpRequest(method, tail, headers, body, request_id)
             )
         except HttpError as exc:
             metrics.in_flight -= 1
             metrics.rejected(exc.code, exc.status)
-            logger.warning(
-                "rejected %s %s: %s",
-                exc.status,
-                exc.code,
-                exc.message,
-                extra={"request_id": request_id, "path": scope["path"][:200]},
-            )
+            held = self._log_limit.allow(exc.code)
+            if held is None:
+                metrics.event("logs_suppressed")
+            else:
+                logger.warning(
+                    "rejected %s %s: %s%s",
+                    exc.status,
+                    exc.code,
+                    clip(exc.message, 300),
+                    f" ({held} more like it in the last 10 s, not logged)" if held else "",
+                    extra={"request_id": request_id, "path": clip(scope["path"])},
+                )
             await self._error(send, exc, request_id)
             return
         except Exception:
@@ -333,14 +402,19 @@ class VoicehookApp:
         label = answer.label
         metrics.observe(label, answer.result_code, status, elapsed)
         if answer.error is not None:
-            logger.warning(
-                "%s %r answered %s: %s",
-                route.channel.name,
-                label,
-                answer.result_code,
-                answer.error,
-                extra={"request_id": request_id, "action": label},
-            )
+            held = self._log_limit.allow(f"answer:{label}:{answer.result_code}")
+            if held is None:
+                metrics.event("logs_suppressed")
+            else:
+                logger.warning(
+                    "%s %r answered %s: %s%s",
+                    route.channel.name,
+                    clip(label),
+                    answer.result_code,
+                    clip(answer.error, 500),
+                    f" ({held} more like it in the last 10 s, not logged)" if held else "",
+                    extra={"request_id": request_id, "action": clip(label)},
+                )
         if self._access_log:
             access_logger.info(
                 "%s %s",
@@ -405,17 +479,35 @@ class VoicehookApp:
     async def _health(self, send: Send, *, head: bool) -> None:
         failures = await self.check_health()
         if not failures:
+            if self._health_logged:
+                logger.info("healthy again")
+                self._health_logged = ""
             await _respond(send, 200, b"" if head else b"OK", _TEXT)
             return
-        body = error_body("unhealthy", "; ".join(f"{k}: {v}" for k, v in failures.items()))
+        # The details go to the log (once per change), never to the unauthenticated answer:
+        # they can name hosts, ports and file paths.
+        detail = "; ".join(f"{k}: {v}" for k, v in failures.items())
+        if detail != self._health_logged:
+            logger.error("unhealthy: %s", detail)
+            self._health_logged = detail
+        body = error_body("unhealthy", f"failing: {', '.join(sorted(failures))}; see the log")
         await _respond(send, 503, b"" if head else body, _JSON)
 
     async def check_health(self) -> dict[str, str]:
-        """Run the store ping and the play's health checks; name -> problem for failures."""
+        """Run the store checks and the play's health checks; name -> problem for failures.
+
+        The store check writes: it updates a small key of this process (a 60 s TTL), so a
+        store that can be read but not written (a full disk, a read-only file, a replica)
+        fails it. ``health_write_probe = false`` makes it a read (``ping``) only.
+        """
         checks: dict[str, Awaitable[object]] = {}
         ctx = self.context
         if ctx.store is not None and self._ping_store:
-            checks["store"] = ctx.store.ping()
+            checks["store"] = (
+                self._probe_store(ctx.store)
+                if self.settings.health_write_probe
+                else ctx.store.ping()
+            )
         for name, fn in self.play.health_checks.items():
             checks[name] = fn(ctx)
         if not checks:
@@ -433,7 +525,75 @@ class VoicehookApp:
                 failures[name] = f"{type(result).__name__}: {result}"[:300]
             elif result is False:
                 failures[name] = "check returned False"
+        if "store" in failures:
+            self.metrics.event("store_probe_failures")
         return failures
+
+    async def _probe_store(self, store: Any) -> None:
+        from voicehook.store import update
+
+        await update(store, self._probe_key, lambda n: (n or 0) + 1, default=0, ttl=60.0)
+
+    # -- metrics -------------------------------------------------------------------------
+
+    def _snapshot(self) -> dict[str, Any]:
+        stats = self.play.stats
+        http = self.context.http
+        extra = {
+            "state_conflicts": stats.state_conflicts,
+            "state_save_errors": stats.state_save_errors,
+            "thread_pool_saturated": stats.thread_pool_saturated,
+            "blocked_deadline": stats.blocked_deadline,
+            "upstream_requests": getattr(http, "requests", 0),
+            "upstream_errors": getattr(http, "errors", 0),
+        }
+        custom = {
+            name: {
+                "help": c.help,
+                "labels": list(c.labels),
+                "values": [[*key, value] for key, value in c.values.items()],
+            }
+            for name, c in self.play.counters.items()
+        }
+        return self.metrics.snapshot(extra_events=extra, custom=custom)
+
+    def render_metrics(self) -> bytes:
+        """``/metrics``: this worker's numbers plus every other worker's last snapshot."""
+        snapshots = [self._snapshot()]
+        if self._share is not None:
+            try:
+                snapshots += self._share.others(os.getpid())
+            except OSError as exc:
+                logger.warning("cannot read the other workers' metrics: %s", exc)
+        return render(snapshots)
+
+    def _write_share(self) -> None:
+        if self._share is None:
+            return
+        try:
+            self._share.write(self._snapshot())
+        except OSError as exc:
+            held = self._log_limit.allow("metrics_share")
+            if held is not None:
+                logger.warning("cannot write this worker's metrics: %s", exc)
+
+    async def _share_loop(self) -> None:
+        while True:
+            self._write_share()
+            await asyncio.sleep(1.0)
+
+    def _handler_codes(self) -> dict[Any, str]:
+        codes: dict[Any, str] = {}
+        for name, spec in self.play.specs.items():
+            for info in spec.handlers.values():
+                code = getattr(info.fn, "__code__", None)
+                if code is not None:
+                    codes[code] = name
+        return codes
+
+
+class StartupError(RuntimeError):
+    """The app cannot start (a store path that cannot be created); the message says why."""
 
 
 async def _respond(

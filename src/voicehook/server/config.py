@@ -37,6 +37,21 @@ class Settings:
     log_level                 VOICEHOOK_LOG_LEVEL                 info
     health_timeout            VOICEHOOK_HEALTH_TIMEOUT            2.0 seconds
     upstream_timeout          VOICEHOOK_UPSTREAM_TIMEOUT          2.0 seconds
+    max_json_depth            VOICEHOOK_MAX_JSON_DEPTH            64 (deeper bodies: 400)
+    threads                   VOICEHOOK_THREADS                   16 (plain def handlers)
+    max_connections           VOICEHOOK_MAX_CONNECTIONS           1000 (serve)
+    max_concurrency           VOICEHOOK_MAX_CONCURRENCY           500 (serve; more: 503)
+    header_timeout            VOICEHOOK_HEADER_TIMEOUT            10.0 seconds (serve)
+    body_timeout              VOICEHOOK_BODY_TIMEOUT              10.0 seconds (serve)
+    max_header_bytes          VOICEHOOK_MAX_HEADER_BYTES          16384 (serve; more: 431)
+    keepalive_timeout         VOICEHOOK_KEEPALIVE_TIMEOUT         5.0 seconds (serve)
+    shutdown_timeout          VOICEHOOK_SHUTDOWN_TIMEOUT          10.0 seconds (serve)
+    loop_lag_warning          VOICEHOOK_LOOP_LAG_WARNING          0.5 seconds (0: off)
+    health_write_probe        VOICEHOOK_HEALTH_WRITE_PROBE        true
+    user_ttl                  VOICEHOOK_USER_TTL                  2592000 (30 days; 0: none)
+    max_key_length            VOICEHOOK_MAX_KEY_LENGTH            256 (longer ids: hashed)
+    metrics_under_prefix      VOICEHOOK_METRICS_UNDER_PREFIX      false ({prefix}/metrics)
+    metrics_dir               VOICEHOOK_METRICS_DIR               "" (serve --workers: a temp dir)
     botframework              VOICEHOOK_BOTFRAMEWORK              false: no Bot Framework skill
     botframework_app_id       VOICEHOOK_BOTFRAMEWORK_APP_ID       "": anonymous mode
     botframework_path         VOICEHOOK_BOTFRAMEWORK_PATH         /api/messages
@@ -47,6 +62,8 @@ class Settings:
     botframework_openid_...   ..._OPENID_METADATA_URL             Azure public cloud
     botframework_token_...    ..._TOKEN_ENDPOINT                  Azure public cloud
     ========================  ==================================  ===========================
+
+    See docs/deployment.md ("Limits") for what each limit protects against.
 
     The CLOVA channel (docs/clova.md); each field's variable is ``VOICEHOOK_`` + its name in
     capitals (``clova_app_ids``: a comma list):
@@ -80,6 +97,21 @@ class Settings:
     log_level: str = "info"
     health_timeout: float = 2.0
     upstream_timeout: float = 2.0
+    max_json_depth: int = 64
+    threads: int = 16
+    max_connections: int = 1000
+    max_concurrency: int = 500
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    max_header_bytes: int = 16 * 1024
+    keepalive_timeout: float = 5.0
+    shutdown_timeout: float = 10.0
+    loop_lag_warning: float = 0.5
+    health_write_probe: bool = True
+    user_ttl: float = 30 * 24 * 3600.0
+    max_key_length: int = 256
+    metrics_under_prefix: bool = False
+    metrics_dir: str = ""
     clova: bool = True
     clova_path: str = "/clova"
     clova_public_key: str | None = None
@@ -116,6 +148,19 @@ class Settings:
             raise ValueError("output_policy must be 'stringify' or 'strict'")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+        for name in ("max_json_depth", "threads", "max_connections", "max_concurrency"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.max_header_bytes < 1024:
+            raise ValueError("max_header_bytes must be at least 1024")
+        if self.max_key_length < 32:
+            raise ValueError("max_key_length must be at least 32")
+        for name in ("header_timeout", "body_timeout", "keepalive_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be a positive number of seconds")
+        for name in ("shutdown_timeout", "loop_lag_warning", "user_ttl"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
         clova_path = "/" + self.clova_path.strip().strip("/")
         if clova_path == "/":
             raise ValueError("clova_path must not be /")

@@ -50,6 +50,9 @@ class HttpClient:
         self._limit_per_host = limit_per_host
         self._headers = dict(headers or {})
         self._session: aiohttp.ClientSession | None = None
+        #: Calls made by :meth:`request_json` and how many failed (for ``/metrics``).
+        self.requests = 0
+        self.errors = 0
 
     async def open(self) -> None:
         """Open the connection pool (done by the server at startup)."""
@@ -96,6 +99,23 @@ class HttpClient:
     ) -> Any:
         """Send a request and decode a JSON answer. Raises :class:`UpstreamError`."""
         session = self.session
+        self.requests += 1
+        try:
+            return await self._request_json(session, method, url, params, json, headers, timeout)
+        except UpstreamError:
+            self.errors += 1
+            raise
+
+    async def _request_json(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        timeout: float | None,
+    ) -> Any:
         data = msgspec.json.encode(json) if json is not None else None
         hdrs = dict(headers or {})
         if data is not None:
