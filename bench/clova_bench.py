@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: E402
 
 from bench.clova_apps import APP_ID, KEY_ENV, speech_for  # noqa: E402
 from bench.run import (  # noqa: E402
+    LUA_TEMPLATE,
     UVICORN_FLAGS,
     Run,
     Server,
@@ -62,22 +63,18 @@ PLAY_MIN = 0.4
 PEER_MIN = 5.0
 PEER_PACKAGES = ["clova-cek-sdk==1.1.2", "flask", "gunicorn"]
 
-LUA = """\
+# The summary line that bench/run.py's wrk() reads.
+LUA_DONE = LUA_TEMPLATE[LUA_TEMPLATE.index("done = function") :]
+LUA = (
+    """\
 wrk.method = "POST"
 wrk.body = [==[{body}]==]
 wrk.headers["Content-Type"] = "application/json;charset-UTF-8"
 wrk.headers["SignatureCEK"] = "{signature}"
 
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    "VHJSON {{\\"requests\\":%.0f,\\"duration_us\\":%.0f,\\"p50_us\\":%.0f," ..
-    "\\"p90_us\\":%.0f,\\"p99_us\\":%.0f,\\"max_us\\":%.0f,\\"connect\\":%.0f," ..
-    "\\"read\\":%.0f,\\"write\\":%.0f,\\"status\\":%.0f,\\"timeout\\":%.0f}}\\n",
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max, e.connect, e.read, e.write, e.status, e.timeout))
-end
 """
+    + LUA_DONE
+)
 
 
 def cek_body() -> bytes:

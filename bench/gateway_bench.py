@@ -40,17 +40,12 @@ import aiohttp
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.run import free_port, pin  # noqa: E402
+
 PY = sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pin(cpu: str) -> list[str]:
-    return ["taskset", "-c", cpu]
 
 
 def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 90.0) -> None:

@@ -39,6 +39,7 @@ if str(ROOT) not in sys.path:
 
 from bench.common import AUTH_HEADER, BODY_BYTES, PATH, weather_for  # noqa: E402
 from bench.run import (  # noqa: E402
+    LUA_TEMPLATE,
     UVICORN_FLAGS,
     cpu_seconds,
     finish,
@@ -57,7 +58,10 @@ URL_ENV = "VOICEHOOK_STORE_BENCH_URL"
 SESSION_ID = "85964e40-cf9c-4eae-841b-d736d5ef9060"  # the id inside BODY_BYTES
 POOL = 10_000
 MIN_RATIO = 0.5  # SQLite and Redis >= 0.5 x stateless (docs/benchmarks.md)
-LUA = """\
+# The summary line that bench/run.py's wrk() reads.
+LUA_DONE = LUA_TEMPLATE[LUA_TEMPLATE.index("done = function") :]
+LUA = (
+    """\
 -- Requests are built once in init(): request() only picks the next one, so wrk spends as
 -- little CPU per request as with bench/run.py's static body.
 local prefix = [==[{prefix}]==]
@@ -83,16 +87,9 @@ request = function()
   return reqs[(counter % n) + 1]
 end
 
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    "VHJSON {{\\"requests\\":%.0f,\\"duration_us\\":%.0f,\\"p50_us\\":%.0f," ..
-    "\\"p90_us\\":%.0f,\\"p99_us\\":%.0f,\\"max_us\\":%.0f,\\"connect\\":%.0f," ..
-    "\\"read\\":%.0f,\\"write\\":%.0f,\\"status\\":%.0f,\\"timeout\\":%.0f}}\\n",
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max, e.connect, e.read, e.write, e.status, e.timeout))
-end
 """
+    + LUA_DONE
+)
 
 
 # --------------------------------------------------------------------------- the app

@@ -12,7 +12,6 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests._support.server import free_port
 from tests.botframework.keys import KeyServer, key_server, serving, token
 from tests.gateway.fake_skill import FakeSkill
 from tests.gateway.harness import make_config, running_gateway
@@ -43,19 +42,6 @@ async def token_endpoint() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
     app.router.add_post("/token", issue)
     async with serving(app) as base:
         yield f"{base}/token", asked
-
-
-@pytest.fixture
-async def skill() -> AsyncIterator[tuple[FakeSkill, str]]:
-    fake = FakeSkill()
-    runner = web.AppRunner(fake.app(), access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield fake, f"http://127.0.0.1:{port}/api/messages"
-    finally:
-        await runner.cleanup()
 
 
 async def test_tokens_in_and_out(

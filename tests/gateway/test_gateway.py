@@ -7,11 +7,10 @@ The skill is :class:`FakeSkill` (a real HTTP server); the user's channel is
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from tests._support.server import free_port
 from tests.gateway.fake_skill import FakeSkill
@@ -28,19 +27,6 @@ ROUTES = """
   skill: echo
 """
 APOLOGY = "죄송해요, 지금은 에코봇에 연결할 수 없어요. 잠시 후 다시 말씀해 주세요."
-
-
-@pytest.fixture
-async def skill() -> AsyncIterator[tuple[FakeSkill, str]]:
-    fake = FakeSkill()
-    runner = web.AppRunner(fake.app(), access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield fake, f"http://127.0.0.1:{port}/api/messages"
-    finally:
-        await runner.cleanup()
 
 
 def _config(endpoint: str, *, delivery: str = "normal", timeout: float = 3.0) -> object:

@@ -4,13 +4,10 @@ on the first activity, and invoke activities."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from tests._support.server import free_port
 from tests.gateway.fake_skill import FakeSkill
 from tests.gateway.harness import make_config
 from voicehook.botframework.activity import Activity, encode_activity
@@ -51,19 +48,6 @@ class ScriptedPlay:
     ) -> PlayTurn:
         self.events.append((event, fields))
         return PlayTurn(prompt=f"{event} 받았어요.")
-
-
-@pytest.fixture
-async def skill() -> AsyncIterator[tuple[FakeSkill, str]]:
-    fake = FakeSkill()
-    runner = web.AppRunner(fake.app(), access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield fake, f"http://127.0.0.1:{port}/api/messages"
-    finally:
-        await runner.cleanup()
 
 
 async def test_start_skill_directive_and_invoke(skill: tuple[FakeSkill, str]) -> None:

@@ -5,31 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from tests._support.server import free_port
 from tests.gateway.fake_skill import FakeSkill
 from tests.gateway.harness import EXAMPLE_ROOT_PLAY, make_config, running_gateway
 from tests.interop.bbrun import wait_port
 from voicehook.gateway.channel import LoopbackChannel
-
-
-@pytest.fixture
-async def skill() -> AsyncIterator[tuple[FakeSkill, str]]:
-    fake = FakeSkill()
-    runner = web.AppRunner(fake.app(), access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield fake, f"http://127.0.0.1:{port}/api/messages"
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

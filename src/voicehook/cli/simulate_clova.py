@@ -106,17 +106,12 @@ class ClovaRepl:
 
 
 def run(args: argparse.Namespace) -> int:
-    from voicehook.clova.channel import ClovaChannel
     from voicehook.clova.extension import ClovaApp
     from voicehook.clova.playmode import PlayMode
-    from voicehook.clova.speech import SpeechLimits
     from voicehook.dialog.engine import DialogEngine, EngineSettings
-    from voicehook.server import Settings, create_app
-    from voicehook.server.routing import Route
-    from voicehook.store import MemoryStore
     from voicehook.testing import shared_tokenizer
-    from voicehook.testing.clova import TEST_APPLICATION_ID, ClovaClient, ClovaSigner
-    from voicehook.testing.clova_transcripts import ClovaDriver
+    from voicehook.testing.clova import ClovaClient, ClovaSigner
+    from voicehook.testing.clova_transcripts import ClovaDriver, clova_test_app
 
     try:
         play = load_play(args.play)
@@ -144,18 +139,7 @@ def run(args: argparse.Namespace) -> int:
         app: ClovaApp = (
             extension if extension is not None else PlayMode(play, engine_settings=overrides)
         )
-        channel = ClovaChannel(
-            app,
-            verifier=signer.verifier(),
-            app_ids=[TEST_APPLICATION_ID],
-            limits=SpeechLimits(mode="error"),
-        )
-        target = create_app(
-            play,
-            Settings(),
-            store=MemoryStore(),
-            routes=[Route(args.clova_path, channel, exact=True)],
-        )
+        target = clova_test_app(play, app, signer, args.clova_path)
         mode = "direct mode" if extension is not None else "play mode"
         where = f"the CLOVA channel in process ({mode}, signed requests)"
     interactive = sys.stdin.isatty()

@@ -83,6 +83,18 @@ def _as_response(value: object, where: str) -> Response:
     raise TypeError(f"{where} returned {type(value).__name__}; return a Response, a str or None")
 
 
+def _registrar(table: dict[str, Handler], kind: str, name: str) -> Callable[[H], H]:
+    """A decorator that puts its function in ``table`` under ``name`` (once only)."""
+
+    def register(fn: H) -> H:
+        if name in table:
+            raise ValueError(f"{kind} {name!r} already has a handler")
+        table[name] = fn
+        return fn
+
+    return register
+
+
 class Extension:
     """A hand-written CLOVA extension: handlers registered with decorators.
 
@@ -139,27 +151,13 @@ class Extension:
     def intent(self, name: str) -> Callable[[H], H]:
         if not name:
             raise ValueError("an intent name must not be empty")
-
-        def register(fn: H) -> H:
-            if name in self._intents:
-                raise ValueError(f"intent {name!r} already has a handler")
-            self._intents[name] = fn
-            return fn
-
-        return register
+        return _registrar(self._intents, "intent", name)
 
     def event(self, name: str) -> Callable[[H], H]:
         """Register a handler for the event ``namespace.name`` (``"AudioPlayer.PlayStarted"``)."""
         if name.count(".") != 1 or name.startswith(".") or name.endswith("."):
             raise ValueError(f"an event name is 'Namespace.Name', not {name!r}")
-
-        def register(fn: H) -> H:
-            if name in self._events:
-                raise ValueError(f"event {name!r} already has a handler")
-            self._events[name] = fn
-            return fn
-
-        return register
+        return _registrar(self._events, "event", name)
 
     def on_startup(self, fn: Callable[[AppContext], Awaitable[None]]) -> Any:
         self._startup.append(fn)

@@ -14,12 +14,16 @@ the store can serve the next turn.
 - ``EventRequest`` ``AudioPlayer.*`` → the device event the play listens to
   (``PlayFinished`` → ``AudioPlayer.PlaybackFinished``), with the device's AudioPlayer
   state taken from ``context.AudioPlayer``. Other events get the neutral answer.
+- ``EventRequest`` ``AudioPlayer.StreamRequested`` has no NUGU counterpart: it keeps its
+  CEK name (``trigger: {event: AudioPlayer.StreamRequested}``), with the requested
+  ``audioStream.token`` as the event's ``token``. The play answers with a NUGU-form
+  ``AudioPlayer.Play`` of that token; it becomes ``AudioPlayer.StreamDeliver``.
 - ``SessionEndedRequest`` → the session's dialog state is deleted; the empty answer.
 
 The play's prompts become speech; a ``wait`` prompt keeps the session open
 (``shouldEndSession: false``) with the prompt as reprompt; ``end`` closes it. The play's
 NUGU-form AudioPlayer directives become CEK ``AudioPlayer.Play`` /
-``PlaybackController.*``.
+``PlaybackController.*`` (see :func:`to_cek_directives`).
 """
 
 from __future__ import annotations
@@ -67,8 +71,10 @@ if TYPE_CHECKING:
 __all__ = [
     "BUILTIN_INTENTS",
     "EVENTS",
+    "STREAM_REQUESTED",
     "ClovaMapping",
     "PlayMode",
+    "StreamRequest",
     "check_clova_section",
     "to_cek_directives",
 ]
@@ -101,6 +107,10 @@ EVENTS: Mapping[str, str] = {
     "AudioPlayer.ProgressReportPositionPassed": "AudioPlayer.ProgressReportPositionPassed",
     "AudioPlayer.StreamRequested": "AudioPlayer.StreamRequested",
 }
+
+#: CEK asks for the playable URL of an ``urlPlayable: false`` item. NUGU has no such event,
+#: so the play listens to it under its CEK name.
+STREAM_REQUESTED = "AudioPlayer.StreamRequested"
 
 _FALLBACK_INTENT = "Clova.FallbackIntent"
 _DATE_TYPES = ("BID_DT_YMONTH", "BID_DT_MDAY")
@@ -184,17 +194,78 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+@dataclass(frozen=True, slots=True)
+class StreamRequest:
+    """What an ``AudioPlayer.StreamRequested`` event asks for: the item and its token
+    (None when CEK did not send them)."""
+
+    audio_item_id: str | None
+    token: str | None
+
+    @classmethod
+    def of(cls, request: ClovaRequest) -> StreamRequest | None:
+        """The stream ``request`` asks for, or None when it is not a StreamRequested."""
+        if request.type != "EventRequest" or request.event != STREAM_REQUESTED:
+            return None
+        payload = request.payload
+        stream = payload.get("audioStream")
+        token = stream.get("token") if isinstance(stream, dict) else None
+        return cls(_text(payload.get("audioItemId")), _text(token))
+
+
+def _event_fields(event: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of the engine's device event: the CEK payload, and for StreamRequested the
+    requested ``token`` and ``offsetInMilliseconds`` (``beginAtInMilliseconds``) on top, as
+    in NUGU events."""
+    fields = {k: v for k, v in payload.items() if v is not None}
+    stream = payload.get("audioStream")
+    if event == STREAM_REQUESTED and isinstance(stream, dict):
+        token = _text(stream.get("token"))
+        if token is not None:
+            fields["token"] = token
+        begin = stream.get("beginAtInMilliseconds")
+        if isinstance(begin, int) and not isinstance(begin, bool):
+            fields.setdefault("offsetInMilliseconds", begin)
+    return fields
+
+
 def to_cek_directives(
-    directives: list[dict[str, Any]], *, source: str, warnings: list[str]
+    directives: list[dict[str, Any]],
+    *,
+    source: str,
+    warnings: list[str],
+    deliver: StreamRequest | None = None,
 ) -> list[wire.Directive]:
     """The play's NUGU-form directives as CEK directives; others are dropped with a warning
-    (CEK accepts only AudioPlayer, PlaybackController and TemplateRuntime directives)."""
+    (CEK accepts only AudioPlayer, PlaybackController and TemplateRuntime directives).
+
+    - ``AudioPlayer.Play`` → CEK ``AudioPlayer.Play``; ``stream.urlPlayable: false`` (a
+      CLOVA-only key) makes CEK send ``StreamRequested`` before it plays.
+    - ``deliver`` (the answer to a ``StreamRequested``): an ``AudioPlayer.Play`` of the
+      requested token (or of any token, when CEK sent none) → ``AudioPlayer.StreamDeliver``
+      with its ``url``, for the requested ``audioItemId``. A Play of another token stays a
+      Play: it replaces the requested item.
+    - ``AudioPlayer.Stop`` / ``Pause`` / ``Resume`` → ``PlaybackController.*``.
+    - ``AudioPlayer.StreamDeliver`` (CEK form, flattened: ``audioItemId``, ``audioStream``)
+      passes through; a missing ``audioItemId`` or token is the requested one.
+    """
     out: list[wire.Directive] = []
     for d in directives:
         kind = d.get("type")
         if kind == "AudioPlayer.Play":
             item = d.get("audioItem") or {}
             stream = item.get("stream") or {}
+            token = str(stream.get("token") or "")
+            if deliver is not None and token and deliver.token in (None, token):
+                try:
+                    out.append(
+                        cek.stream_deliver(
+                            deliver.audio_item_id or token, token, str(stream.get("url") or "")
+                        )
+                    )
+                except cek.DirectiveError as exc:
+                    warnings.append(f"AudioPlayer.StreamDeliver dropped: {exc}")
+                continue
             meta = item.get("metadata") or {}
             template = meta.get("template") or {}
             content = template.get("content") or {}
@@ -205,13 +276,14 @@ def to_cek_directives(
                 out.append(
                     cek.audio_play(
                         str(stream.get("url") or ""),
-                        str(stream.get("token") or ""),
+                        token,
                         title=_text(content.get("title")) or _text(title_obj.get("text")) or source,
                         subtitle=_text(content.get("subtitle1")) or source,
                         subtitle2=_text(content.get("subtitle2")),
                         art_image_url=_text(content.get("imageUrl")),
                         source=_text(title_obj.get("text")) or source,
                         offset_ms=offset if isinstance(offset, int) else 0,
+                        url_playable=stream.get("urlPlayable") is not False,
                         progress_delay_ms=report.get("progressReportDelayInMilliseconds"),
                         progress_interval_ms=report.get("progressReportIntervalInMilliseconds"),
                     )
@@ -226,11 +298,12 @@ def to_cek_directives(
             out.append(cek.resume())
         elif kind == "AudioPlayer.StreamDeliver":
             stream = d.get("audioStream") or {}
+            wanted = deliver or StreamRequest(None, None)
             try:
                 out.append(
                     cek.stream_deliver(
-                        str(d.get("audioItemId") or ""),
-                        str(stream.get("token") or ""),
+                        str(d.get("audioItemId") or wanted.audio_item_id or ""),
+                        str(stream.get("token") or wanted.token or ""),
                         str(stream.get("url") or ""),
                     )
                 )
@@ -372,8 +445,7 @@ class PlayMode:
             event = EVENTS.get(request.event or "")
             if event is None:
                 return None
-            fields = {k: v for k, v in request.payload.items() if v is not None}
-            return DeviceEvent(event, fields)
+            return DeviceEvent(event, _event_fields(event, request.payload))
         return None
 
     async def answer(self, request: ClovaRequest) -> Response:
@@ -441,7 +513,12 @@ class PlayMode:
     def response(self, result: TurnResult, request: ClovaRequest) -> Response:
         """The CEK answer for one engine turn."""
         warnings: list[str] = []
-        directives = to_cek_directives(result.directives, source=self.source, warnings=warnings)
+        directives = to_cek_directives(
+            result.directives,
+            source=self.source,
+            warnings=warnings,
+            deliver=StreamRequest.of(request),
+        )
         for warning in [*warnings, *result.violations]:
             logger.warning(
                 "CLOVA %s: %s",

@@ -174,9 +174,26 @@ class LoopbackChannel:
 
     def message(self, text: str) -> Activity:
         """The message activity for one line the user typed."""
+        return self._from_user("message", text=text)
+
+    async def join(self) -> TurnOutcome:
+        """Say that the user joined (``conversationUpdate`` with ``membersAdded``), as the
+        Emulator does when it opens a conversation; many bots greet then."""
+        return await self.send(
+            self._from_user("conversationUpdate", members_added=[self.bot, self.user])
+        )
+
+    def _from_user(
+        self,
+        type_: str,
+        *,
+        text: str | None = None,
+        members_added: list[ChannelAccount] | None = None,
+    ) -> Activity:
+        """A new activity from the user in this conversation, with the next id."""
         self._counter += 1
         return Activity(
-            type="message",
+            type=type_,
             id=f"{self.conversation_id}-{self._counter}",
             timestamp=_now(),
             channel_id=self.channel_id,
@@ -186,27 +203,8 @@ class LoopbackChannel:
             conversation=ConversationAccount(id=self.conversation_id),
             locale=self.locale,
             text=text,
+            members_added=members_added,
             delivery_mode=DeliveryModes.EXPECT_REPLIES if self.expect_replies else None,
-        )
-
-    async def join(self) -> TurnOutcome:
-        """Say that the user joined (``conversationUpdate`` with ``membersAdded``), as the
-        Emulator does when it opens a conversation; many bots greet then."""
-        self._counter += 1
-        return await self.send(
-            Activity(
-                type="conversationUpdate",
-                id=f"{self.conversation_id}-{self._counter}",
-                timestamp=_now(),
-                channel_id=self.channel_id,
-                service_url=self.service_url,
-                from_=self.user,
-                recipient=self.bot,
-                conversation=ConversationAccount(id=self.conversation_id),
-                locale=self.locale,
-                members_added=[self.bot, self.user],
-                delivery_mode=DeliveryModes.EXPECT_REPLIES if self.expect_replies else None,
-            )
         )
 
     async def say(self, text: str) -> TurnOutcome:

@@ -315,16 +315,8 @@ class RootBot:
         await self.ids.delete(active.conversation_id)
         skill = self.config.skills.get(active.skill)
         if skill is not None and mapping is not None:
-            end = Activity(
-                type="endOfConversation",
-                id=secrets.token_hex(8),
-                code="userCancelled",
-                channel_id=turn.reference.channel_id,
-                service_url=turn.reference.service_url,
-                from_=turn.reference.user,
-                recipient=turn.reference.bot,
-                conversation=turn.reference.conversation,
-                locale=turn.reference.locale,
+            end = _from_user(
+                turn.reference, "endOfConversation", secrets.token_hex(8), code="userCancelled"
             )
             outgoing = rewrite_for_skill(end, active.conversation_id, self.host_endpoint)
             reply = await self.client.post(skill, outgoing, active.conversation_id)
@@ -501,20 +493,28 @@ class RootBot:
                 logger.warning("the root play asked for an unknown skill %r", skill)
                 continue
             text = directive.get("text")
-            base = activity or Activity(
-                type="message",
-                id=turn.reference.activity_id,
-                channel_id=turn.reference.channel_id,
-                service_url=turn.reference.service_url,
-                from_=turn.reference.user,
-                recipient=turn.reference.bot,
-                conversation=turn.reference.conversation,
-                locale=turn.reference.locale,
-            )
+            base = activity or _from_user(turn.reference, "message", turn.reference.activity_id)
             if isinstance(text, str):
                 base = _with_text(base, text)
             await self._start(skill, base, turn, value=directive.get("value"))
             break
+
+
+def _from_user(
+    ref: ConversationReference, type_: str, id_: str | None, *, code: str | None = None
+) -> Activity:
+    """An activity from the user in ``ref``'s conversation, addressed to the bot."""
+    return Activity(
+        type=type_,
+        id=id_,
+        code=code,
+        channel_id=ref.channel_id,
+        service_url=ref.service_url,
+        from_=ref.user,
+        recipient=ref.bot,
+        conversation=ref.conversation,
+        locale=ref.locale,
+    )
 
 
 def _with_text(activity: Activity, text: str) -> Activity:

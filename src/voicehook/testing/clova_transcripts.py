@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from voicehook.clova.channel import ClovaChannel
+from voicehook.clova.extension import ClovaApp
 from voicehook.clova.playmode import EVENTS, PlayMode
 from voicehook.clova.speech import SpeechLimits
 from voicehook.dialog.engine import (
@@ -53,6 +54,7 @@ from voicehook.dialog.nlu import (
     Tokenizer,
 )
 from voicehook.dialog.recognizer import Recognizer
+from voicehook.play import Play
 from voicehook.testing.clova import (
     TEST_APPLICATION_ID,
     ClovaClient,
@@ -75,6 +77,7 @@ __all__ = [
     "arun_clova_transcripts",
     "check_clova_spec",
     "check_clova_turn",
+    "clova_test_app",
 ]
 
 #: The expectations a CLOVA turn can be checked against.
@@ -263,6 +266,25 @@ def _seeded_ids(seed: object, scope: str) -> Callable[[int], str] | None:
     return make
 
 
+def clova_test_app(play: Play, app: ClovaApp, signer: ClovaSigner, clova_path: str) -> Any:
+    """The server app for ``play`` with ``app`` behind a CLOVA channel at ``clova_path``:
+    it verifies ``signer``'s signatures, accepts the test application id, and treats speech
+    over CLOVA's limits as an error."""
+    from voicehook.server import Settings, create_app
+    from voicehook.server.routing import Route
+    from voicehook.store import MemoryStore
+
+    channel = ClovaChannel(
+        app,
+        verifier=signer.verifier(),
+        app_ids=[TEST_APPLICATION_ID],
+        limits=SpeechLimits(mode="error"),
+    )
+    return create_app(
+        play, Settings(), store=MemoryStore(), routes=[Route(clova_path, channel, exact=True)]
+    )
+
+
 async def arun_clova_transcripts(
     path: str | Path,
     backend: str | None = None,
@@ -280,9 +302,6 @@ async def arun_clova_transcripts(
     ``--clova-public-key`` set to the signer's public key.
     """
     from voicehook.cli.loading import load_play
-    from voicehook.server import Settings, create_app
-    from voicehook.server.routing import Route
-    from voicehook.store import MemoryStore
 
     transcript = load_transcripts(path)
     play = load_play(str(transcript.play))
@@ -301,18 +320,7 @@ async def arun_clova_transcripts(
             target = backend
         else:
             mode = PlayMode(play, engine_settings=engine_settings)
-            channel = ClovaChannel(
-                mode,
-                verifier=signer.verifier(),
-                app_ids=[TEST_APPLICATION_ID],
-                limits=SpeechLimits(mode="error"),
-            )
-            target = create_app(
-                play,
-                Settings(),
-                store=MemoryStore(),
-                routes=[Route(clova_path, channel, exact=True)],
-            )
+            target = clova_test_app(play, mode, signer, clova_path)
         async with ClovaClient(
             target, signer, path=clova_path, session_ids=_seeded_ids(seed, scope)
         ) as client:
