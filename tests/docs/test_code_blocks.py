@@ -37,7 +37,11 @@ ROOT = Path(__file__).resolve().parents[2]
 RUN = {"bash": "bash", "sh": "bash", "shell": "bash", "python": "python", "py": "python"}
 MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*skip\s*\((?P<why>.+)\)\s*-->\s*$")
 SERVE = re.compile(r"^\s*<!--\s*docs-test:\s*serve\s+(?P<play>\S+)\s*-->\s*$")
-INSTALLS = re.compile(r"\bpip3? (install|uninstall|wheel)\b|\bapt(-get)? install\b")
+# scripts/test and scripts/demo install into .venv (pip install -e): from a scratch copy
+# that would point this checkout's editable install at the copy.
+INSTALLS = re.compile(
+    r"\bpip3? (install|uninstall|wheel)\b|\bapt(-get)? install\b|\bscripts/(test|demo)\b"
+)
 FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w-]*)\s*$")
 
 
