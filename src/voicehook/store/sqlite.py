@@ -175,19 +175,31 @@ class SQLiteStore:
             raise StoreUnavailable(
                 f"cannot open SQLite store {self.path!r}: directory {directory!r} does not exist"
             )
-        conn = self._connect(self.busy_timeout)
-        try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreUnavailable(
-                    f"SQLite store {self.path!r} could not switch to WAL mode (got {mode!r})"
-                )
-            for stmt in self._sql.schema:
-                conn.execute(stmt)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        # Processes that start together open one file at once. Switching to WAL (and the
+        # first CREATE TABLE) can answer "database is locked" at once, without waiting in
+        # the busy handler: try again until the busy timeout is spent.
+        give_up = time.monotonic() + self.busy_timeout
+        pause = 0.01
+        while True:
+            conn = self._connect(self.busy_timeout)
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreUnavailable(
+                        f"SQLite store {self.path!r} could not switch to WAL mode (got {mode!r})"
+                    )
+                for stmt in self._sql.schema:
+                    conn.execute(stmt)
+                return conn
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                if "locked" not in str(exc) or time.monotonic() >= give_up:
+                    raise
+            except BaseException:
+                conn.close()
+                raise
+            time.sleep(pause)  # on the store's own thread, never the event loop
+            pause = min(pause * 2, 0.2)
 
     async def open(self) -> None:
         """Create the file and table if needed and connect. Safe to call again."""
