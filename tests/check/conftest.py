@@ -9,6 +9,8 @@ import pytest
 
 from tests.check import broken_backend, fixture_app
 from tests.check.servers import aiohttp_server, uvicorn_server
+from voicehook.check import plan_requests
+from voicehook.check.cases import RequestCase
 from voicehook.play import PlayDefinition
 from voicehook.server import Settings, create_app
 
@@ -18,6 +20,20 @@ API_KEY = "check-secret"
 @pytest.fixture(scope="session")
 def definition() -> PlayDefinition:
     return fixture_app.create_play().definition
+
+
+@pytest.fixture
+def case(definition: PlayDefinition) -> RequestCase:
+    """A device request to answer.weather that sends location, day and when."""
+    return plan_requests(definition, "answer.weather", api_key="K", max_requests=1)[0]
+
+
+@pytest.fixture
+def builder_case(definition: PlayDefinition) -> RequestCase:
+    """The same action in the Play Builder test shape (no Authorization header)."""
+    cases = plan_requests(definition, "answer.weather", max_requests=2)
+    assert cases[1].shape == "play_builder"
+    return cases[1]
 
 
 @pytest.fixture(scope="session")

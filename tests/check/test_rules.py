@@ -7,33 +7,11 @@ from typing import Any
 
 import pytest
 
-from voicehook.check import KINDS, Finding, check_answer, check_status, plan_requests
+from tests.check.answers import good_answer
+from voicehook.check import KINDS, Finding, check_answer, check_status
 from voicehook.check.cases import RequestCase
-from voicehook.play import PlayDefinition
 
 CODES = frozenset({"UNSUPPORTED_LOCATION", "SERVICE_DOWN"})
-
-
-@pytest.fixture
-def case(definition: PlayDefinition) -> RequestCase:
-    """A device request to answer.weather that sends location, day and when."""
-    return plan_requests(definition, "answer.weather", api_key="K", max_requests=1)[0]
-
-
-@pytest.fixture
-def builder_case(definition: PlayDefinition) -> RequestCase:
-    cases = plan_requests(definition, "answer.weather", max_requests=2)
-    assert cases[1].shape == "play_builder"
-    return cases[1]
-
-
-def _good(case: RequestCase) -> dict[str, Any]:
-    return {
-        "version": "2.0",
-        "resultCode": "OK",
-        "output": {k: None for k in case.expected_keys},
-        "directives": [],
-    }
 
 
 def _kinds(case: RequestCase, data: Any) -> list[str]:
@@ -42,8 +20,8 @@ def _kinds(case: RequestCase, data: Any) -> list[str]:
 
 
 def test_good_answer_has_no_findings(case: RequestCase) -> None:
-    assert _kinds(case, _good(case)) == []
-    verdict = check_answer(case, json.dumps(_good(case)).encode(), CODES)
+    assert _kinds(case, good_answer(case)) == []
+    verdict = check_answer(case, json.dumps(good_answer(case)).encode(), CODES)
     assert verdict.result_code == "OK"
 
 
@@ -73,7 +51,7 @@ def test_declared_exception_without_output_is_fine(case: RequestCase) -> None:
     ],
 )
 def test_single_violation(case: RequestCase, change: dict[str, Any], kind: str) -> None:
-    data = _good(case)
+    data = good_answer(case)
     data.update(change)
     assert _kinds(case, data) == [kind]
     assert KINDS[kind].severity == "violation"
@@ -85,23 +63,23 @@ def test_missing_fields(case: RequestCase) -> None:
         ("resultCode", "result_code_missing"),
         ("output", "output_missing"),
     ):
-        data = _good(case)
+        data = good_answer(case)
         del data[field]
         assert _kinds(case, data) == [kind]
-    data = _good(case)
+    data = good_answer(case)
     del data["directives"]
     assert _kinds(case, data) == []  # directives are optional
 
 
 def test_lowercase_ok_gets_advice(case: RequestCase) -> None:
-    data = _good(case)
+    data = good_answer(case)
     data["resultCode"] = "ok"
     (finding,) = check_answer(case, json.dumps(data).encode(), CODES).findings
     assert "case-sensitive" in finding.advice
 
 
 def test_output_values(case: RequestCase) -> None:
-    data = _good(case)
+    data = good_answer(case)
     data["output"].update({"weather": 21, "day": True, "when": [1], "unit": {"a": 1}})
     found = check_answer(case, json.dumps(data).encode(), CODES).findings
     by_key = {f.subject: f.kind for f in found}
@@ -115,7 +93,7 @@ def test_output_values(case: RequestCase) -> None:
 
 
 def test_missing_key_only_on_ok(case: RequestCase) -> None:
-    data = _good(case)
+    data = good_answer(case)
     del data["output"]["weather"]
     found = check_answer(case, json.dumps(data).encode(), CODES).findings
     assert [(f.kind, f.subject) for f in found] == [("output_key_missing", "weather")]
@@ -124,7 +102,7 @@ def test_missing_key_only_on_ok(case: RequestCase) -> None:
 
 
 def test_unknown_output_key_is_a_warning(case: RequestCase) -> None:
-    data = _good(case)
+    data = good_answer(case)
     data["output"]["temprature"] = "21"
     (finding,) = check_answer(case, json.dumps(data).encode(), CODES).findings
     assert (finding.kind, finding.severity, finding.subject) == (
@@ -135,7 +113,7 @@ def test_unknown_output_key_is_a_warning(case: RequestCase) -> None:
 
 
 def test_extra_top_level_fields_are_ignored(case: RequestCase) -> None:
-    data = _good(case)
+    data = good_answer(case)
     data.update(case.body)  # some real backends echo the whole request
     data["resultCode"] = "OK"
     assert _kinds(case, data) == []

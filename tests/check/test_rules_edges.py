@@ -12,33 +12,12 @@ from typing import Any
 
 import pytest
 
-from voicehook.check import check_answer, check_status, plan_requests
+from tests.check.answers import good_answer
+from voicehook.check import check_answer, check_status
 from voicehook.check.cases import RequestCase
 from voicehook.nugu.answer import timing_findings
-from voicehook.play import PlayDefinition
 
 CODES = frozenset({"UNSUPPORTED_LOCATION"})
-
-
-@pytest.fixture
-def case(definition: PlayDefinition) -> RequestCase:
-    return plan_requests(definition, "answer.weather", api_key="K", max_requests=1)[0]
-
-
-@pytest.fixture
-def builder_case(definition: PlayDefinition) -> RequestCase:
-    cases = plan_requests(definition, "answer.weather", max_requests=2)
-    assert cases[1].shape == "play_builder"
-    return cases[1]
-
-
-def _good(case: RequestCase) -> dict[str, Any]:
-    return {
-        "version": "2.0",
-        "resultCode": "OK",
-        "output": {k: None for k in case.expected_keys},
-        "directives": [],
-    }
 
 
 def _findings(case: RequestCase, data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -51,7 +30,7 @@ def test_a_directive_with_an_empty_or_non_string_type_is_invalid(
     case: RequestCase, directive_type: object
 ) -> None:
     """Kills the mutant that drops ``or not d["type"]`` (an empty type accepted)."""
-    data = _good(case)
+    data = good_answer(case)
     data["directives"] = [{"type": "AudioPlayer.Stop"}, {"type": directive_type}]
     assert _findings(case, data) == [("directive_invalid", "1")]
 
@@ -63,7 +42,7 @@ def test_a_key_only_the_request_sent_is_not_unknown(case: RequestCase) -> None:
     body["action"]["parameters"]["sentOnly"] = {"type": "X", "value": "값"}
     sent = dataclasses.replace(case, body=body)
     assert "sentOnly" not in sent.declared_keys
-    data = _good(sent)
+    data = good_answer(sent)
     data["output"]["sentOnly"] = "값"
     assert _findings(sent, data) == []
     # Without it in the request, the same answer has an unknown key.
@@ -74,7 +53,7 @@ def test_a_request_only_key_left_out_of_an_ok_answer_is_missing(case: RequestCas
     body = copy.deepcopy(case.body)
     body["action"]["parameters"]["sentOnly"] = {"type": "X", "value": "값"}
     sent = dataclasses.replace(case, body=body)
-    data = _good(case)  # built from the case without the key
+    data = good_answer(case)  # built from the case without the key
     assert _findings(sent, data) == [("output_key_missing", "sentOnly")]
 
 
@@ -153,14 +132,14 @@ ADVICE_ALL_KEYS = (
 def test_output_findings_word_for_word(
     case: RequestCase, output: object, kind: str, message: str, advice: str
 ) -> None:
-    data = _good(case)
+    data = good_answer(case)
     data["output"] = output
     (f,) = check_answer(case, json.dumps(data).encode(), CODES).findings
     assert (f.kind, f.subject, f.message, f.advice) == (kind, "", message, advice)
 
 
 def test_key_and_value_findings_word_for_word(case: RequestCase) -> None:
-    data = _good(case)
+    data = good_answer(case)
     del data["output"]["weather"]
     data["output"]["day"] = 21
     data["output"]["when"] = {"a": 1}
@@ -322,7 +301,7 @@ def test_answer_findings_word_for_word(
 ) -> None:
     """Kills the string mutants of check_answer and _check_directives, and the verdict's
     resultCode mutants (``ok = True``, ``result_code = ""``)."""
-    data = _good(case)
+    data = good_answer(case)
     data.update(change)
     verdict = check_answer(case, json.dumps(data).encode(), codes)
     assert [(f.kind, f.subject, f.message, f.advice) for f in verdict.findings] == expected
@@ -330,7 +309,7 @@ def test_answer_findings_word_for_word(
 
 
 def test_missing_version_and_result_code_word_for_word(case: RequestCase) -> None:
-    data = _good(case)
+    data = good_answer(case)
     del data["version"], data["resultCode"]
     verdict = check_answer(case, json.dumps(data).encode(), TWO_CODES)
     assert [(f.kind, f.subject, f.message, f.advice) for f in verdict.findings] == [
