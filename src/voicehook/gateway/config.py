@@ -34,9 +34,8 @@ from pathlib import Path
 from typing import Literal
 
 import msgspec
-import yaml
 
-from voicehook.play.definition import _Loader, _Node
+from voicehook.play.definition import NodeLoader, YamlNode, compose_yaml
 from voicehook.play.errors import DefinitionError
 
 __all__ = ["GatewayConfig", "Route", "SkillConfig", "load_config", "parse_config"]
@@ -123,7 +122,7 @@ _TOP = (
 )
 
 
-def _url(node: _Node) -> str | None:
+def _url(node: YamlNode) -> str | None:
     text = node.string(allow_empty=False)
     if text is not None and not text.startswith(("http://", "https://")):
         node.error(f"expected an http:// or https:// URL, got {text!r}")
@@ -131,7 +130,7 @@ def _url(node: _Node) -> str | None:
     return text
 
 
-def _path(node: _Node) -> str | None:
+def _path(node: YamlNode) -> str | None:
     text = node.string(allow_empty=False)
     if text is not None and (not text.startswith("/") or (text.endswith("/") and text != "/")):
         node.error(f"a path starts with / and does not end with one, got {text!r}")
@@ -139,7 +138,7 @@ def _path(node: _Node) -> str | None:
     return text
 
 
-def _number(node: _Node, *, integer: bool = False) -> float | None:
+def _number(node: YamlNode, *, integer: bool = False) -> float | None:
     value = node.scalar() if node.is_scalar and not node.is_null else None
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         node.error(f"expected a number > 0, got {node.kind()}")
@@ -150,7 +149,7 @@ def _number(node: _Node, *, integer: bool = False) -> float | None:
     return float(value)
 
 
-def _skill(sid: str, node: _Node, loader: _Loader) -> SkillConfig | None:
+def _skill(sid: str, node: YamlNode, loader: NodeLoader) -> SkillConfig | None:
     if not SKILL_ID_RE.match(sid):
         node.error(f"skill id {sid!r}: letters, digits, '.', '_' and '-', at most 64")
         return None
@@ -177,7 +176,7 @@ def _skill(sid: str, node: _Node, loader: _Loader) -> SkillConfig | None:
     return SkillConfig(id=sid, endpoint=endpoint, app_id=app_id, delivery=delivery, timeout=timeout)
 
 
-def _route(node: _Node, loader: _Loader, skills: dict[str, SkillConfig]) -> Route | None:
+def _route(node: YamlNode, loader: NodeLoader, skills: dict[str, SkillConfig]) -> Route | None:
     if not node.is_map:
         node.error(
             f"a route is a mapping such as {{phrase: 날씨, skill: weather}}, got {node.kind()}"
@@ -205,7 +204,7 @@ def _route(node: _Node, loader: _Loader, skills: dict[str, SkillConfig]) -> Rout
     return Route(skill=skill, line=node.line, **{kind: value})
 
 
-def _build(root: _Node, loader: _Loader, base: Path | None) -> GatewayConfig | None:
+def _build(root: YamlNode, loader: NodeLoader, base: Path | None) -> GatewayConfig | None:
     if not root.is_map:
         root.error(f"the gateway config must be a mapping, got {root.kind()}")
         return None
@@ -280,17 +279,9 @@ def _build(root: _Node, loader: _Loader, base: Path | None) -> GatewayConfig | N
 def parse_config(text: str, source: str = "<string>", *, base: Path | None = None) -> GatewayConfig:
     """Parse a gateway config from YAML text. Raises :class:`DefinitionError` listing every
     problem with ``file:line:column``."""
-    loader = _Loader(source)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        place = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise DefinitionError([f"{place}: invalid YAML: {problem}"], source) from None
-    if root is None:
-        raise DefinitionError([f"{source}: the file is empty"], source)
-    config = _build(_Node(root, "gateway", loader), loader, base)
+    loader = NodeLoader(source)
+    root = compose_yaml(text, source)
+    config = _build(YamlNode(root, "gateway", loader), loader, base)
     if config is None or loader.problems:
         raise DefinitionError(loader.problems, source)
     return config

@@ -222,12 +222,12 @@ class PlayDefinition(msgspec.Struct, frozen=True):
 # Loader
 
 
-class _Node:
+class YamlNode:
     """A YAML node with a place, for precise error messages."""
 
     __slots__ = ("_loader", "node", "path")
 
-    def __init__(self, node: yaml.Node, path: str, loader: _Loader) -> None:
+    def __init__(self, node: yaml.Node, path: str, loader: NodeLoader) -> None:
         self.node = node
         self.path = path
         self._loader = loader
@@ -259,7 +259,7 @@ class _Node:
     def is_null(self) -> bool:
         return self.is_scalar and self.node.tag == "tag:yaml.org,2002:null"
 
-    def items(self) -> Iterator[tuple[str, _Node]]:
+    def items(self) -> Iterator[tuple[str, YamlNode]]:
         """Key/value pairs of a mapping (reports duplicate and non-string keys)."""
         if not self.is_map:
             self.error(f"expected a mapping, got {self.kind()}")
@@ -268,20 +268,22 @@ class _Node:
         for key_node, value_node in self.node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str) or key == "":
-                _Node(key_node, self.path, self._loader).error("keys must be non-empty strings")
+                YamlNode(key_node, self.path, self._loader).error("keys must be non-empty strings")
                 continue
             if key in seen:
-                _Node(key_node, f"{self.path}.{key}", self._loader).error(f"duplicate key {key!r}")
+                YamlNode(key_node, f"{self.path}.{key}", self._loader).error(
+                    f"duplicate key {key!r}"
+                )
                 continue
             seen.add(key)
-            yield key, _Node(value_node, f"{self.path}.{key}", self._loader)
+            yield key, YamlNode(value_node, f"{self.path}.{key}", self._loader)
 
-    def elements(self) -> Iterator[_Node]:
+    def elements(self) -> Iterator[YamlNode]:
         if not self.is_list:
             self.error(f"expected a list, got {self.kind()}")
             return
         for i, child in enumerate(self.node.value):
-            yield _Node(child, f"{self.path}[{i}]", self._loader)
+            yield YamlNode(child, f"{self.path}[{i}]", self._loader)
 
     def kind(self) -> str:
         if self.is_map:
@@ -336,29 +338,33 @@ class _Node:
         return tuple(out)
 
 
-class _Loader:
+class NodeLoader:
+    """Collects every problem found while reading one YAML file's nodes (:class:`YamlNode`),
+    each with ``file:line:column``. The play loader and the gateway config loader share it.
+    """
+
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[str] = []
         self.constructor = yaml.SafeLoader("")
 
-    def unknown_keys(self, node: _Node, allowed: tuple[str, ...]) -> None:
+    def unknown_keys(self, node: YamlNode, allowed: tuple[str, ...]) -> None:
         if not node.is_map:
             return
         for key_node, _ in node.node.value:
             key = getattr(key_node, "value", None)
             if isinstance(key, str) and key not in allowed:
                 near = _near(key, dict.fromkeys(allowed))
-                _Node(key_node, f"{node.path}.{key}", self).error(
+                YamlNode(key_node, f"{node.path}.{key}", self).error(
                     f"unknown key {key!r}{near}; expected one of: {', '.join(allowed)}"
                 )
 
 
-def _prompt_list(node: _Node) -> tuple[str, ...]:
+def _prompt_list(node: YamlNode) -> tuple[str, ...]:
     return node.strings()
 
 
-def _mapping(node: _Node, text: str, slot_only: bool) -> EntityMapping | None:
+def _mapping(node: YamlNode, text: str, slot_only: bool) -> EntityMapping | None:
     type_, _, role = text.partition(":")
     type_, role = type_.strip(), role.strip()
     if not type_ or not TYPE_RE.match(type_) or (role and not TYPE_RE.match(role)):
@@ -367,7 +373,7 @@ def _mapping(node: _Node, text: str, slot_only: bool) -> EntityMapping | None:
     return EntityMapping(type=type_, role=role or type_, slot_filling_only=slot_only)
 
 
-def _parameter(name: str, node: _Node, loader: _Loader) -> Parameter | None:
+def _parameter(name: str, node: YamlNode, loader: NodeLoader) -> Parameter | None:
     if not PARAM_RE.match(name):
         node.error(f"parameter name {name!r}: letters, digits, _ and -, at most 40 characters")
         return None
@@ -430,7 +436,7 @@ def _parameter(name: str, node: _Node, loader: _Loader) -> Parameter | None:
     )
 
 
-def _parameters(node: _Node, loader: _Loader) -> dict[str, Parameter]:
+def _parameters(node: YamlNode, loader: NodeLoader) -> dict[str, Parameter]:
     out: dict[str, Parameter] = {}
     if node.is_null:
         return out
@@ -441,7 +447,7 @@ def _parameters(node: _Node, loader: _Loader) -> dict[str, Parameter]:
     return out
 
 
-def _exceptions(node: _Node, loader: _Loader) -> dict[str, ExceptionCode]:
+def _exceptions(node: YamlNode, loader: NodeLoader) -> dict[str, ExceptionCode]:
     out: dict[str, ExceptionCode] = {}
     if node.is_null:
         return out
@@ -461,7 +467,7 @@ def _exceptions(node: _Node, loader: _Loader) -> dict[str, ExceptionCode]:
     return out
 
 
-def _condition(node: _Node, loader: _Loader) -> Condition | None:
+def _condition(node: YamlNode, loader: NodeLoader) -> Condition | None:
     if not node.is_map or len(node.node.value) != 1:
         node.error("a condition is a mapping with one key: equals, exists, intent, all or any")
         return None
@@ -490,7 +496,7 @@ def _condition(node: _Node, loader: _Loader) -> Condition | None:
     return None
 
 
-def _branches(node: _Node, loader: _Loader) -> tuple[Branch, ...]:
+def _branches(node: YamlNode, loader: NodeLoader) -> tuple[Branch, ...]:
     out: list[Branch] = []
     for el in node.elements():
         if not el.is_map:
@@ -517,7 +523,7 @@ def _branches(node: _Node, loader: _Loader) -> tuple[Branch, ...]:
     return tuple(out)
 
 
-def _response(node: _Node, loader: _Loader) -> Response | None:
+def _response(node: YamlNode, loader: NodeLoader) -> Response | None:
     loader.unknown_keys(node, ("type", "prompts", "directives", "silent"))
     fields = dict(node.items())
     rtype: PromptType = "end"
@@ -540,7 +546,7 @@ def _response(node: _Node, loader: _Loader) -> Response | None:
     return Response(type=rtype, prompts=prompts, directives=tuple(directives), silent=silent)
 
 
-def _action(name: str, node: _Node, loader: _Loader) -> Action | None:
+def _action(name: str, node: YamlNode, loader: NodeLoader) -> Action | None:
     if not ACTION_RE.match(name):
         node.error(f"action name {name!r}: letters, digits, '.', '_' and '-' only")
         return None
@@ -594,7 +600,7 @@ def _action(name: str, node: _Node, loader: _Loader) -> Action | None:
     )
 
 
-def _filter(name: str, node: _Node, loader: _Loader) -> Filter | None:
+def _filter(name: str, node: YamlNode, loader: NodeLoader) -> Filter | None:
     if not node.is_map or len(node.node.value) != 1:
         node.error("a filter has one key: translate, normalize or datetime")
         return None
@@ -637,7 +643,7 @@ _TOP_KEYS = (
 )
 
 
-def _definition(root: _Node, loader: _Loader) -> PlayDefinition | None:
+def _definition(root: YamlNode, loader: NodeLoader) -> PlayDefinition | None:
     if not root.is_map:
         root.error("a play definition is a mapping with at least 'name'")
         return None
@@ -750,9 +756,9 @@ def check_example_markup(example: str) -> list[str]:
     return problems
 
 
-def _cross_check(defn: PlayDefinition, actions_node: _Node | None, loader: _Loader) -> None:
+def _cross_check(defn: PlayDefinition, actions_node: YamlNode | None, loader: NodeLoader) -> None:
     """References between actions, intents and entity types."""
-    where: dict[str, _Node] = {}
+    where: dict[str, YamlNode] = {}
     if actions_node is not None and actions_node.is_map:
         where = dict(actions_node.items())
 
@@ -817,9 +823,9 @@ def _near(name: str, known: Mapping[str, object]) -> str:
     return f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
 
 
-def parse_definition(text: str, source: str = "<string>") -> PlayDefinition:
-    """Parse a play definition from YAML text. Raises DefinitionError listing every problem."""
-    loader = _Loader(source)
+def compose_yaml(text: str, source: str) -> yaml.Node:
+    """The YAML node tree of ``text`` (nodes keep their line and column). Raises
+    DefinitionError with ``file:line:column`` for invalid YAML and for an empty file."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -829,7 +835,14 @@ def parse_definition(text: str, source: str = "<string>") -> PlayDefinition:
         raise DefinitionError([f"{place}: invalid YAML: {problem}"], source) from None
     if root is None:
         raise DefinitionError([f"{source}: the file is empty"], source)
-    defn = _definition(_Node(root, "$", loader), loader)
+    return root
+
+
+def parse_definition(text: str, source: str = "<string>") -> PlayDefinition:
+    """Parse a play definition from YAML text. Raises DefinitionError listing every problem."""
+    loader = NodeLoader(source)
+    root = compose_yaml(text, source)
+    defn = _definition(YamlNode(root, "$", loader), loader)
     if loader.problems or defn is None:
         raise DefinitionError(loader.problems or [f"{source}: invalid"], source, defn)
     return defn
