@@ -107,7 +107,7 @@ async def test_a_declared_length_over_the_cap_is_413_before_reading(
     assert ok.status == 200
 
 
-@pytest.mark.parametrize("value", ["abc", "1e3", "１０", ""])
+@pytest.mark.parametrize("value", ["abc", "1e3", "１０", "", "-1", "+5", " 5"])
 async def test_a_content_length_that_is_not_a_number_is_400(
     client: NuguTestClient, value: str
 ) -> None:

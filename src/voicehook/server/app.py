@@ -456,14 +456,13 @@ class VoicehookApp:
             )
 
     def _check_length(self, content_length: bytes) -> None:
-        """Refuse a body over the cap from its Content-Length, before reading it."""
-        try:
-            declared = int(content_length)
-        except ValueError:
-            raise HttpError(
-                400, "invalid_content_length", "Content-Length is not a number"
-            ) from None
-        if declared > self._max_body:
+        """Refuse a body over the cap from its Content-Length, before reading it.
+
+        Content-Length is digits only (RFC 9110): ``-1`` or ``+5``, which ``int()`` would
+        take, are a 400 like any other non-number."""
+        if not content_length.isdigit():
+            raise HttpError(400, "invalid_content_length", "Content-Length is not a number")
+        if int(content_length) > self._max_body:
             raise HttpError(
                 413, "body_too_large", f"the body is over the {self._max_body}-byte limit"
             )
