@@ -3,7 +3,7 @@
     .venv/bin/pip install -e '.[all,dev,mutation]'
     .venv/bin/python bench/mutation.py                 # every critical module (~25 min)
     .venv/bin/python bench/mutation.py particles auth  # only some modules
-    .venv/bin/python bench/mutation.py --report-only   # rewrite the report from mutants/
+    .venv/bin/python bench/mutation.py --report-only   # rewrite the report from the results
 
 mutmut (configured in pyproject.toml, ``[tool.mutmut]``) copies ``src/`` to ``mutants/``,
 makes every small change it knows in each function of the critical modules, runs the test
@@ -12,7 +12,9 @@ runs only the tests that reach it. A mutant is *killed* when a test fails, *surv
 they all pass. This script runs mutmut one module at a time (so you can rerun one module after
 adding tests), times each module, and writes docs/mutation-report.md: the score per module
 and every surviving mutant, as a diff, with the reason it is equivalent when
-bench/mutation-equivalent.toml gives one.
+bench/mutation-equivalent.toml gives one. Each module's outcome is kept in
+bench/mutation-results/MODULE.json (committed), and the report is written from those files, so
+modules run at different times or on different branches add up.
 
 The machine is shared: the script runs mutmut with ``--max-children 2`` by default.
 """
@@ -28,12 +30,16 @@ import time
 import tomllib
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 MUTMUT = Path(sys.executable).with_name("mutmut")
 REPORT = ROOT / "docs" / "mutation-report.md"
 EQUIVALENT = ROOT / "bench" / "mutation-equivalent.toml"
-TIMES = ROOT / "mutants" / "module-times.json"
+# One committed file per module: every mutant's outcome, the survivors' diffs and the run's
+# minutes. The report is written from these files, so runs of different modules (on different
+# machines or branches) add up without sharing a mutants/ folder.
+RESULTS = ROOT / "bench" / "mutation-results"
 
 # key → (mutant name prefixes, the tests that aim at it; for the report).
 MODULES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -48,6 +54,10 @@ MODULES: dict[str, tuple[tuple[str, ...], str]] = {
     "play": (("voicehook.play.app.",), "tests/play/"),
     "endpoint": (("voicehook.nugu.endpoint.",), "tests/nugu/"),
     "server": (("voicehook.server.app.",), "tests/server/"),
+    "clova-auth": (("voicehook.clova.signature.",), "tests/clova/"),
+    "clova-channel": (("voicehook.clova.channel.",), "tests/clova/"),
+    "botframework-auth": (("voicehook.botframework.auth.",), "tests/botframework/"),
+    "botframework-skill": (("voicehook.botframework.skill.",), "tests/botframework/"),
     "engine": (("voicehook.dialog.engine.",), "tests/dialog/test_engine*.py, tests/state/"),
     # The turn rules alone: a quicker run than the whole engine (about a third of its mutants).
     "engine-turns": (
@@ -124,12 +134,37 @@ def run_module(key: str, children: int) -> float:
     return seconds
 
 
-def results() -> dict[str, int | None]:
-    """Every mutant's exit code, from mutmut's .meta files."""
+def mutmut_codes() -> dict[str, int | None]:
+    """Every mutant's exit code, from mutmut's .meta files in mutants/."""
     codes: dict[str, int | None] = {}
     for meta in (ROOT / "mutants" / "src").rglob("*.py.meta"):
         codes.update(json.loads(meta.read_text())["exit_code_by_key"])
     return codes
+
+
+def save_results(key: str, seconds: float | None) -> None:
+    """Write bench/mutation-results/KEY.json from mutants/: outcomes, survivors' diffs, time."""
+    codes = {n: c for n, c in sorted(mutmut_codes().items()) if module_of(n) == key}
+    old = load_results().get(key, {})
+    diffs = {n: diff(n) for n, c in codes.items() if c is not None and c not in KILLED}
+    RESULTS.mkdir(exist_ok=True)
+    data = {
+        "module": key,
+        "seconds": seconds if seconds is not None else old.get("seconds"),
+        "codes": codes,
+        "diffs": diffs,
+    }
+    (RESULTS / f"{key}.json").write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+
+
+def load_results() -> dict[str, dict[str, Any]]:
+    """The committed results of every module that has been run."""
+    out: dict[str, dict[str, Any]] = {}
+    if RESULTS.exists():
+        for path in sorted(RESULTS.glob("*.json")):
+            data = json.loads(path.read_text())
+            out[data["module"]] = data
+    return out
 
 
 def diff(name: str) -> str:
@@ -145,6 +180,14 @@ def diff(name: str) -> str:
     return "\n".join(lines)
 
 
+def module_of_run_only(key: str) -> str:
+    """The module a run-only key belongs to (engine-turns → engine)."""
+    prefix = MODULES[key][0][0]
+    found = module_of(prefix)
+    assert found is not None, key
+    return found
+
+
 def module_of(name: str) -> str | None:
     for key, (prefixes, _) in MODULES.items():
         if key not in RUN_ONLY and name.startswith(prefixes):
@@ -152,13 +195,17 @@ def module_of(name: str) -> str | None:
     return None
 
 
-def write_report(times: dict[str, float]) -> tuple[str, bool]:
+def write_report() -> tuple[str, bool]:
     equivalent: dict[str, str] = {}
     if EQUIVALENT.exists():
         equivalent = tomllib.loads(EQUIVALENT.read_text())
+    saved = load_results()
+    times = {k: d["seconds"] for k, d in saved.items() if d.get("seconds") is not None}
+    diffs = {n: t for d in saved.values() for n, t in d["diffs"].items()}
     by_module: dict[str, Counter[str]] = {key: Counter() for key in MODULES}
     survivors: dict[str, list[str]] = {key: [] for key in MODULES}
-    for name, code in sorted(results().items()):
+    codes = {n: c for d in saved.values() for n, c in d["codes"].items()}
+    for name, code in sorted(codes.items()):
         key = module_of(name)
         if key is None:
             continue
@@ -220,7 +267,7 @@ def write_report(times: dict[str, float]) -> tuple[str, bool]:
         for name in names:
             reason = equivalent.get(name, "**not explained yet**")
             parts += [f"- `{name}`: {reason}", ""]
-            changed = diff(name)
+            changed = diffs.get(name, "")
             if changed:
                 parts += ["  ```diff", *("  " + line for line in changed.splitlines()), "  ```", ""]
     text = "\n".join(parts).rstrip() + "\n"
@@ -236,14 +283,13 @@ def main() -> None:
     unknown = set(args.modules) - set(MODULES)
     if unknown:
         parser.error(f"unknown module(s): {', '.join(sorted(unknown))}")
-    times: dict[str, float] = json.loads(TIMES.read_text()) if TIMES.exists() else {}
     if not args.report_only:
         for key in args.modules or list(MODULES):
             seconds = run_module(key, args.children)
-            times[key] = seconds
-            TIMES.write_text(json.dumps(times))
+            for part in [key] if key not in RUN_ONLY else [module_of_run_only(key)]:
+                save_results(part, seconds if part == key else None)
             print(f"{key}: {seconds / 60:.1f} min", flush=True)
-    text, all_met = write_report(times)
+    text, all_met = write_report()
     REPORT.write_text(text)
     print(f"wrote {REPORT.relative_to(ROOT)}; every module ≥ 90%: {all_met}")
 
