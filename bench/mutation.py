@@ -35,7 +35,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 MUTMUT = Path(sys.executable).with_name("mutmut")
 REPORT = ROOT / "docs" / "mutation-report.md"
+# Why a surviving mutant is equivalent: bench/mutation-equivalent.toml (the first modules) and
+# bench/mutation-equivalent/MODULE.toml (one file per module, so branches do not collide).
 EQUIVALENT = ROOT / "bench" / "mutation-equivalent.toml"
+EQUIVALENT_DIR = ROOT / "bench" / "mutation-equivalent"
 # One committed file per module: every mutant's outcome, the survivors' diffs and the run's
 # minutes. The report is written from these files, so runs of different modules (on different
 # machines or branches) add up without sharing a mutants/ folder.
@@ -197,8 +200,9 @@ def module_of(name: str) -> str | None:
 
 def write_report() -> tuple[str, bool]:
     equivalent: dict[str, str] = {}
-    if EQUIVALENT.exists():
-        equivalent = tomllib.loads(EQUIVALENT.read_text())
+    for path in [EQUIVALENT, *sorted(EQUIVALENT_DIR.glob("*.toml"))]:
+        if path.exists():
+            equivalent.update(tomllib.loads(path.read_text()))
     saved = load_results()
     times = {k: d["seconds"] for k, d in saved.items() if d.get("seconds") is not None}
     diffs = {n: t for d in saved.values() for n, t in d["diffs"].items()}
