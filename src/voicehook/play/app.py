@@ -552,41 +552,48 @@ class Play:
                 error=f"action {spec.name!r} has no handler",
             )
         loop = asyncio.get_running_loop()
-        watch = self._watch
-        if watch is None or watch.loop is not loop:
-            watch = self._watch = DeadlineWatch(loop, settings.deadline)
-        task = asyncio.current_task(loop)
         due = loop.time() + settings.deadline
-        key = watch.start_until(task, due)
+        request.deadline = due  # store writes of this turn: not after it (update_session)
         failure: BaseException | None = None
         result: object = None
-        request.deadline = due  # store writes of this turn: not after it (update_session)
-        try:
-            if handler.simple:
-                if handler.never_awaits:  # cannot suspend: simply awaited
-                    result = await handler.fn(request)
+        if handler.never_awaits and handler.simple:
+            # It cannot suspend, so nothing can cancel it: it needs no watch entry (a dict
+            # insert and delete per call). Whether it ran past the deadline is one clock read.
+            try:
+                result = await handler.fn(request)
+            except BaseException as exc:  # re-raised below unless the deadline caused it
+                failure = exc
+            if request._states is None:
+                if loop.time() >= due:  # the watch's LATE: it blocked the loop too long
+                    failure = self._deadline_passed(LATE, None, failure, spec, request)
                 else:
+                    fast = _plain_result(request, result, failure)
+                    if fast is not None:
+                        return fast
+                return await self._finish(spec, request, result, failure, settings)
+            # State to save: the save may suspend, so from here the watch covers the turn.
+            watch, task = self._watch_for(loop, settings)
+            key = watch.start_until(task, due)
+        else:
+            watch, task = self._watch_for(loop, settings)
+            key = watch.start_until(task, due)
+            try:
+                if handler.simple:
                     result = await self._run(handler, handler.fn(request), loop)
-            else:
-                result = await self._invoke(handler, request, settings, loop)
-        except BaseException as exc:  # re-raised below unless the deadline caused it
-            failure = exc
-        if request._states is None:
-            # No state to save: the turn ends here, and so does its deadline.
-            state = watch.stop(key)
-            if state:
-                failure = self._deadline_passed(state, task, failure, spec, request)
-            elif failure is None and type(result) is dict:
-                # The common case: output values from a plain handler.
-                output = request.params.copy() if request.plain else _echo(request.params)
-                for k, v in result.items():
-                    if (v is None or type(v) is str) and k in output:
-                        output[k] = v
-                    else:
-                        break  # a number, an undeclared key: the general path handles it
                 else:
-                    return ActionResult("OK", output, [], None)
-            return await self._finish(spec, request, result, failure, settings)
+                    result = await self._invoke(handler, request, settings, loop)
+            except BaseException as exc:  # re-raised below unless the deadline caused it
+                failure = exc
+            if request._states is None:
+                # No state to save: the turn ends here, and so does its deadline.
+                state = watch.stop(key)
+                if state:
+                    failure = self._deadline_passed(state, task, failure, spec, request)
+                else:
+                    fast = _plain_result(request, result, failure)
+                    if fast is not None:
+                        return fast
+                return await self._finish(spec, request, result, failure, settings)
         # The state save is part of the turn: it runs under the same deadline (the watch
         # cancels it when the time is up, so a store that hangs cannot stretch the turn).
         if failure is None and watch.remaining(key) <= 0.0:
@@ -612,6 +619,15 @@ class Play:
             request._states = None
             return await self._finish(spec, request, None, failure, settings)
         return answer
+
+    def _watch_for(
+        self, loop: asyncio.AbstractEventLoop, settings: RuntimeSettings
+    ) -> tuple[DeadlineWatch, asyncio.Task[Any] | None]:
+        """The loop's deadline watch (made on first use) and the task to cancel."""
+        watch = self._watch
+        if watch is None or watch.loop is not loop:
+            watch = self._watch = DeadlineWatch(loop, settings.deadline)
+        return watch, asyncio.current_task(loop)
 
     def _deadline_passed(
         self,
@@ -823,6 +839,22 @@ class Play:
         ctx = contextvars.copy_context()
         call = functools.partial(stats.in_thread, ctx.run, handler.fn, *args, **kwargs)
         return await loop.run_in_executor(executor, call)
+
+
+def _plain_result(
+    request: ActionRequest, result: object, failure: BaseException | None
+) -> ActionResult | None:
+    """The common case without :meth:`Play._finish`: a handler that returned a dict of
+    str-or-None values for declared keys. None for anything else (the general path)."""
+    if failure is not None or type(result) is not dict:
+        return None
+    output = request.params.copy() if request.plain else _echo(request.params)
+    for k, v in result.items():
+        if (v is None or type(v) is str) and k in output:
+            output[k] = v
+        else:
+            return None  # a number, an undeclared key: the general path handles it
+    return ActionResult("OK", output, [], None)
 
 
 def _apply_changes(

@@ -220,7 +220,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         busy = phase == _HEAD and len(self.tasks) >= self._vh_max_concurrency
         if busy:  # a head completed in this chunk gets the 503 app
             self.app = _busy
-        super().data_received(data)
+        _parent_data_received(self, data)  # super() builds an object per call
         if busy:
             self.app = self._vh_app
         cycle = self.cycle
@@ -240,6 +240,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if size > self._vh_watch.limits.max_header_bytes:
                 self._vh_watch.count("header_too_large", self.client)
                 self._vh_close(_431)
+
+
+_parent_data_received = HttpToolsProtocol.data_received
 
 
 async def _busy(scope: Any, receive: Any, send: Any) -> None:
