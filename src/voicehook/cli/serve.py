@@ -344,6 +344,17 @@ def app_factory() -> ASGIApp:
     return app
 
 
+#: What ``serve`` prints when httptools is missing (it is a dependency on CPython, so this
+#: is PyPy or a broken install): uvicorn's h11 protocol runs without the connection guard.
+H11_WARNING = (
+    "voicehook serve: warning: httptools is not installed, so uvicorn's h11 protocol serves "
+    "without the connection guard: no --header-timeout or --body-timeout (a slow client "
+    "holds a connection for as long as it likes) and --max-connections only as uvicorn's "
+    "limit_concurrency. Install httptools (CPython), or put a reverse proxy with read "
+    "timeouts in front (docs/deployment.md, 'Connection limits')"
+)
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's options for ``settings``: address, loop, the guarded HTTP protocol and
     the connection limits (see :mod:`voicehook.server.guard`)."""
@@ -367,7 +378,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         options["loop"] = "asyncio"
     try:
         from voicehook.server.guard import ConnectionLimits, GuardedHttpToolsProtocol, fd_budget
-    except ImportError:  # no httptools (not CPython): h11 caps the head size, no timeouts
+    except ImportError:  # no httptools (not CPython): see H11_WARNING
         options["http"] = "h11"
         options["limit_concurrency"] = settings.max_connections
         return options
@@ -444,6 +455,8 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     common = uvicorn_options(settings)
+    if common["http"] == "h11":
+        print(H11_WARNING, file=sys.stderr)
     common["proxy_headers"] = args.proxy_headers
     common["forwarded_allow_ips"] = args.forwarded_allow_ips
     if args.ssl_keyfile:
