@@ -225,8 +225,9 @@ def import_error(module: str, env: dict[str, str]) -> str | None:
     return lines[-1] if lines else f"exit code {res.returncode}"
 
 
-#: ``--guard``: the voicehook target runs on ``voicehook serve``'s HTTP protocol (uvicorn's
-#: httptools protocol plus the connection guard, voicehook.server.guard) instead of httptools.
+#: ``--guard``: the voicehook targets (and ``baseline``) run on ``voicehook serve``'s HTTP
+#: protocol (uvicorn's httptools protocol plus the connection guard,
+#: voicehook.server.guard) instead of httptools. The ceiling stays on plain httptools.
 GUARD_PROTOCOL = "voicehook.server.guard:GuardedHttpToolsProtocol"
 
 
@@ -240,7 +241,7 @@ def start_server(
 ) -> Server | None:
     module = TARGETS[name]
     flags = list(UVICORN_FLAGS)
-    if guard and name == "voicehook":
+    if guard and name in ("voicehook", "baseline"):
         flags[flags.index("httptools")] = GUARD_PROTOCOL
     port = free_port()
     log_path = workdir / f"{name}-{attr}.log"
