@@ -252,6 +252,69 @@ def test_out_of_domain_gets_no_intent(plays: dict[str, Nlu], play: str, text: st
     assert plays[play].parse(text).intent is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["-_-", "^^", "ㅋㅋㅋ", "ㅠㅠ", "...", "?!", "+_+", ":)", "x", "-", "+ - * /", "ㅡㅡ;", "÷×"],
+)
+@pytest.mark.parametrize("play", ["weather", "calc", "quiz", "music"])
+def test_no_word_content_no_intent(plays: dict[str, Nlu], play: str, text: str) -> None:
+    """Emoticons, laughter, punctuation and bare symbols are no evidence of an intent,
+    although -, + and x are operator forms in calc."""
+    result = plays[play].parse(text)
+    assert (result.intent, result.entities) == (None, [])
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("3-5", ["3", "빼기", "5"]),
+        ("2*3", ["2", "곱하기", "3"]),
+        ("7/4", ["7", "나누기", "4"]),
+        ("-3 더하기 5", ["-3", "더하기", "5"]),
+        ("3 x 5", ["3", "곱하기", "5"]),
+        ("12*3은? ㅋㅋ", ["12", "곱하기", "3"]),
+    ],
+)
+def test_arithmetic_with_symbols_still_works(
+    plays: dict[str, Nlu], text: str, values: list[str]
+) -> None:
+    result = plays["calc"].parse(text)
+    assert result.intent == "ask.calc"
+    assert [e.value for e in result.entities] == values
+
+
+def test_a_symbol_is_still_an_expected_entity(plays: dict[str, Nlu]) -> None:
+    """While the operator is asked for, "+" answers it (no intent, the entity)."""
+    result = plays["calc"].parse("+", expect_types=["OPERATOR"])
+    assert result.intent is None
+    assert [(e.type, e.value) for e in result.entities] == [("OPERATOR", "더하기")]
+    assert plays["calc"].parse("ㅋㅋ", expect_types=["OPERATOR"]).entities == []
+
+
+_NO_WORDS = (
+    "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ "  # ASCII punctuation and space
+    "…·ㆍ´｀¯°□︵┻━╯ლ益ಠ♡♥★☆♪×÷−＋－＊／"  # emoticon parts, symbols
+    "ㅋㅎㅠㅜㅡㄱㄴㅇㅗ"  # laughter, crying, ㄱㄱ / ㄴㄴ / ㅇㅇ
+    "😀😂👍🙏\u200d\ufe0f"
+)
+_ALL_PLAYS = {
+    (p, type(t).__name__): play_nlu(p, t)
+    for p in ("weather", "calc", "quiz", "music")
+    for t in TOKENIZERS
+}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=_NO_WORDS, min_size=1, max_size=20))
+def test_text_without_words_never_gets_an_intent(text: str) -> None:
+    """Property: a message of punctuation, emoticon characters, symbols and bare jamo
+    never gets an intent, in any example play, with either tokenizer."""
+    for (play, tok), nlu in _ALL_PLAYS.items():
+        result = nlu.parse(text)
+        assert result.intent is None, (play, tok, text, result)
+        assert result.entities == [], (play, tok, text, result)
+
+
 def test_typos_can_be_switched_off() -> None:
     nlu = Nlu(
         [IntentSpec("ask.weather", ["[서울](LOCATION) 날씨 알려줘"])],

@@ -373,6 +373,26 @@ def _copula_after_form(masked: Sequence[str], start: int, end: int) -> bool:
     )
 
 
+# Arithmetic symbols read as operator words (+, -, x, ÷): forms, but not words.
+_SYMBOL_FORMS: Final = frozenset(a for forms in BUILTIN_ALIASES.values() for a in forms)
+
+
+def _is_word_char(ch: str) -> bool:
+    """A Hangul syllable, a Latin letter or a digit (ASCII or full width). Letters of
+    other scripts in Korean chat are emoticon parts (ಠ益ಠ, ლ)."""
+    return _is_hangul(ch) or (ch.isalnum() and (ch.isascii() or "\uff10" <= ch <= "\uff5a"))
+
+
+def _has_words(text: str, spans: Sequence[_Span]) -> bool:
+    """Whether ``text`` has word content: a word character (:func:`_is_word_char`) that
+    is not an arithmetic symbol form (the ``x`` of ``3 x 5``). Noise is masked before,
+    so ``ㅋㅋ``, ``^^`` and ``-_-`` have none; ``3-5`` and ``빼기`` have some."""
+    symbols = [(s.start, s.end) for s in spans if text[s.start : s.end].lower() in _SYMBOL_FORMS]
+    return any(
+        _is_word_char(ch) and all(not a <= i < b for a, b in symbols) for i, ch in enumerate(text)
+    )
+
+
 def _leftovers(text: str, spans: Sequence[_Span]) -> list[str]:
     return [
         m.group()
@@ -1123,6 +1143,14 @@ class Nlu:
         compact = _compact(body)
         if not compact:
             return NluResult(None, 0.0, [], corrections)
+        if not _has_words(body, spans):
+            # Emoticons, laughter, punctuation and bare symbols (-_-, +_+, ?!) are no
+            # evidence of an intent. An expected entity typed as a symbol ("+" while the
+            # operator is asked) is still returned.
+            if expected is None:
+                return NluResult(None, 0.0, [], corrections)
+            heard = self._assign_roles(None, None, spans, offset)
+            return NluResult(None, 0.0, [e for e in heard if e.type in expected], corrections)
         if key in self._exact:
             best = self._exact[key]
             intent, score = best.intent, 1.0
