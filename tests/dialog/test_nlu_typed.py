@@ -22,6 +22,7 @@ from voicehook.dialog.nlu import (
     Nlu,
     SimpleTokenizer,
     Tokenizer,
+    _word_forms,
 )
 from voicehook.dialog.recognizer import build_recognizer
 from voicehook.dialog.typed import (
@@ -313,6 +314,51 @@ def test_text_without_words_never_gets_an_intent(text: str) -> None:
         result = nlu.parse(text)
         assert result.intent is None, (play, tok, text, result)
         assert result.entities == [], (play, tok, text, result)
+
+
+@pytest.mark.parametrize(
+    ("word", "form"),
+    [
+        ("추워", "춥"),  # ㅂ-irregular
+        ("더움", "덥"),  # informal nominal ㅁ, then ㅂ-irregular
+        ("비옴", "비오"),
+        ("내봐", "내"),  # an ending on a one-syllable stem
+        ("개요", "개"),
+        ("끄셈", "끄"),  # informal imperative
+        ("와", "오"),  # contracted vowel
+        ("알려", "알리"),
+        ("추워", "춥다"),  # Kiwi's dictionary form
+    ],
+)
+def test_word_forms_of_conjugated_words(word: str, form: str) -> None:
+    assert form in _word_forms(word)
+
+
+@pytest.mark.parametrize(
+    ("play", "text", "intent"),
+    [
+        ("weather", "명동지금추워?", "ask.weather"),  # glued, conjugated
+        ("weather", "제주도에비오니", "ask.weather"),  # glued particle and 1-syllable words
+        ("weather", "광주 지금 더움?", "ask.weather"),
+        ("weather", "낼 비옴?", "ask.weather"),
+        ("quiz", "문제 더 내봐", "quiz.start"),
+        ("quiz", "열 개요", "quiz.answer"),
+        ("music", "음악 끄셈", "NUGU.INTENT.stop"),
+    ],
+)
+def test_conjugated_and_glued_words_with_either_tokenizer(
+    plays: dict[str, Nlu], play: str, text: str, intent: str
+) -> None:
+    assert plays[play].parse(text).intent == intent
+
+
+def test_unknown_parts_keep_a_glued_word_unknown() -> None:
+    """A word is split into known words only when every part is known (a lemma, a form
+    of one, a particle): 비밀번호 has 비 but 밀번호 is unknown."""
+    nlu = _WEATHER
+    assert nlu._segment("에비오") == [(1, "비"), (2, "오니")]
+    assert nlu._segment("비밀번호") is None
+    assert nlu.parse("비밀번호 알려줘").intent is None
 
 
 def test_typos_can_be_switched_off() -> None:

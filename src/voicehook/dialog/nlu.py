@@ -393,6 +393,61 @@ def _has_words(text: str, spans: Sequence[_Span]) -> bool:
     )
 
 
+_SEGMENT_LONGEST: Final = 12
+# Informal written endings (비옴, 끄셈, 어케됨) besides the particles and endings the simple
+# tokenizer strips.
+_INFORMAL_ENDINGS: Final = ("셈", "삼", "음", "임", "듯", "당", "용", "여", "욤")
+_T_MIEUM: Final = 16  # the final consonant ㅁ
+_T_BIEUP: Final = 17  # the final consonant ㅂ
+
+
+def _final(ch: str) -> int:
+    """The final consonant index of a Hangul syllable (0: none)."""
+    return (ord(ch) - 0xAC00) % 28
+
+
+def _with_final(ch: str, final: int) -> str:
+    return chr(ord(ch) - _final(ch) + final)
+
+
+# Contracted vowels of 아/어 endings and their stems: 와 → 오, 줘 → 주, 봐 → 보, 려 → 리.
+_CONTRACTED: Final = {"ㅘ": "ㅗ", "ㅝ": "ㅜ", "ㅕ": "ㅣ", "ㅙ": "ㅚ"}
+_VOWELS: Final = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
+
+
+def _uncontract(ch: str) -> str | None:
+    index = ord(ch) - 0xAC00
+    vowel = _VOWELS[(index % (21 * 28)) // 28]
+    stem = _CONTRACTED.get(vowel)
+    if stem is None or index % 28:
+        return None
+    return chr(0xAC00 + (index // (21 * 28)) * 21 * 28 + _VOWELS.index(stem) * 28)
+
+
+def _word_forms(word: str) -> list[str]:
+    """Other forms of a conjugated Hangul word, most likely first, for comparing it with
+    the examples' lemmas: endings removed (내봐 → 내, 개요 → 개, 끄셈 → 끄), the informal
+    nominal ㅁ dropped (비옴 → 비오, 더움 → 더우), ㅂ-irregular stems (추워 → 춥, 더우 → 덥),
+    contracted vowels (와 → 오, 알려 → 알리), and each with 다 (춥다: Kiwi's lemmas)."""
+    bases = [word]
+    for suffix in (*_SIMPLE_SUFFIXES, *_INFORMAL_ENDINGS):
+        if word.endswith(suffix) and len(word) > len(suffix):
+            bases.append(word[: -len(suffix)])
+    if _final(word[-1]) == _T_MIEUM:
+        bases.append(word[:-1] + _with_final(word[-1], 0))
+    out: list[str] = []
+    for base in bases:
+        out.append(base)
+        last = base[-1]
+        if len(base) >= 2 and last in "워와우운울웠" and not _final(base[-2]):
+            out.append(base[:-2] + _with_final(base[-2], _T_BIEUP))
+        plain = _uncontract(last)
+        if plain is not None:
+            out.append(base[:-1] + plain)
+    out.extend([f + "다" for f in out])
+    return [f for f in out[1:] if f]
+
+
 def _leftovers(text: str, spans: Sequence[_Span]) -> list[str]:
     return [
         m.group()
@@ -432,7 +487,8 @@ _NOUN_TAIL: Final = (
     r"(?:해|하기|하자|할래|해라|해요|합니다|하세요|해봐|시켜|)"
     r"(?:줘|줄래|주세요|줘요|줄래요|봐|)요?"
 )
-_VERB_TAIL: Final = r"(?:줘|줄래|주세요|줘요|줄래요|봐|라|요|)요?"
+# ...셈/삼: informal written imperatives on the stem (끄셈, 멈추삼).
+_VERB_TAIL: Final = r"(?:줘|줄래|주세요|줘요|줄래요|봐|라|요|셈|삼|)요?"
 _FILLER: Final = r"(?:이제|그냥|좀|다|제발|그럼|지금|바로)*"
 
 
@@ -476,6 +532,7 @@ _BUILTIN_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
             nouns=("그만", "정지", "중지", "종료", "스탑", "스톱", "끝", "닫기", "stop", "quit"),
             verbs=(
                 *("멈춰", "멈추", "닫아", "끝내", "끝내자", "끝낼래", "나가", "나갈래", "꺼"),
+                *("끄", "끌래", "끄자"),
                 *("그만꺼", "그만멈춰", "그만틀어", "exit"),
                 *("그만들을래", "그만듣자", "그만둘래", "그만두자", "그만둬", "그만할게"),
             ),
@@ -901,6 +958,13 @@ class Nlu:
             f for f in df if "|" not in f and len(f) >= 2 and all(_is_hangul(c) for c in f)
         }
         self._lemma_longest = max((len(f) for f in self._lemma_vocab), default=0)
+        self._short_vocab = {f for f in df if len(f) == 1 and _is_hangul(f)}
+        # Other forms of the examples' lemmas (덥니 → 덥, 덥다), for conjugated words.
+        self._form_index: dict[str, str] = {}
+        for lemma in sorted(self._lemma_vocab | self._short_vocab, key=lambda f: (len(f), f)):
+            for form in _word_forms(lemma):
+                if form not in _STOPWORDS and form not in _SIMPLE_SUFFIXES:
+                    self._form_index.setdefault(form, lemma)
         self._exact: dict[str, _Example] = {}
         for example in self._examples:
             self._exact.setdefault(example.key, example)
@@ -1035,10 +1099,10 @@ class Nlu:
         for s in sorted(spans, key=lambda s: s.start):
             if s.end <= pos or s.start >= tok.end:
                 continue
-            if s.start - pos >= 2:
+            if s.start - pos >= 1:
                 out.extend(self._piece(text, pos, s.start))
             pos = max(pos, s.end)
-        if tok.end - pos >= 2:
+        if tok.end - pos >= 1:
             out.extend(self._piece(text, pos, tok.end))
         return out
 
@@ -1053,7 +1117,16 @@ class Nlu:
         longest-match scan over the examples' lemmas, for words typed without spaces."""
         if lemma in _STOPWORDS:
             return []
-        if len(lemma) < 3 or lemma in self._lemma_vocab or not self._lemma_vocab:
+        if lemma in self._lemma_vocab or not self._lemma_vocab or lemma in self._short_vocab:
+            return [(start, lemma)]
+        if len(lemma) >= 2 and all(_is_hangul(c) for c in lemma):
+            known = self._known_form(lemma)
+            if known is not None:
+                return [(start, known)]
+            parts = self._segment(lemma)
+            if parts is not None:
+                return [(start + i, w) for i, w in parts]
+        if len(lemma) < 3:
             return [(start, lemma)]
         found: list[tuple[int, str]] = []
         i = 0
@@ -1066,6 +1139,51 @@ class Nlu:
             else:
                 i += 1
         return found or [(start, lemma)]
+
+    def _known_form(self, word: str) -> str | None:
+        """The examples' lemma ``word`` is a form of (:func:`_word_forms`), or None."""
+        for form in (word, *_word_forms(word)):
+            if form in _STOPWORDS:
+                continue
+            if form in self._lemma_vocab or form in self._short_vocab:
+                return form
+            known = self._form_index.get(form)
+            if known is not None:
+                return known
+        return None
+
+    def _segment(self, word: str) -> list[tuple[int, str]] | None:
+        """``word`` read entirely as known lemmas (or their forms), particles and
+        stopwords, fewest pieces first: 지금추워 → 춥, 에비오 → 비, 오. None when some part
+        is unknown (so unrelated words do not become known ones)."""
+        if len(word) > _SEGMENT_LONGEST:
+            return None
+        # best[i]: the fewest pieces covering word[:i], and the lemmas found.
+        best: list[tuple[int, list[tuple[int, str]]] | None] = [None] * (len(word) + 1)
+        best[0] = (0, [])
+        for i in range(len(word)):
+            here = best[i]
+            if here is None:
+                continue
+            for j in range(i + 1, len(word) + 1):
+                piece = word[i:j]
+                lemma: str | None
+                if piece in _STOPWORDS or piece in _SIMPLE_SUFFIXES:
+                    lemma = ""
+                elif piece in self._lemma_vocab or piece in self._short_vocab:
+                    lemma = piece
+                else:
+                    lemma = self._known_form(piece)
+                if lemma is None:
+                    continue
+                found = here[1] + [(i, lemma)] if lemma else here[1]
+                there = best[j]
+                if there is None or here[0] + 1 < there[0]:
+                    best[j] = (here[0] + 1, found)
+        last = best[len(word)]
+        if last is None or not last[1]:
+            return None
+        return last[1]
 
     @staticmethod
     def _features(seq: Sequence[str]) -> set[str]:
