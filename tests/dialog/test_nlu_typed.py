@@ -29,6 +29,7 @@ from voicehook.dialog.typed import (
     TypoCorrector,
     decompose,
     mask_noise,
+    pronounce,
     romanize,
     translate,
 )
@@ -100,6 +101,31 @@ def test_translate_reads_english_words_and_keeps_the_length() -> None:
     assert text == "6 더하기  7"
     assert [(f.typed, f.corrected, f.kind) for f in fixes] == [("plus", "더하기", "alias")]
     assert translate("서울 날씨") == ("서울 날씨", [])
+
+
+@pytest.mark.parametrize(
+    ("word", "heard"),
+    [
+        ("틀어줘", "트러줘"),
+        ("많이", "마니"),
+        ("없어", "업서"),
+        ("좋아", "조아"),
+        ("맛있어", "마시써"),
+        ("싫어", "시러"),
+        ("서울", "서울"),
+        ("날씨", "날씨"),
+    ],
+)
+def test_pronounce_applies_liaison(word: str, heard: str) -> None:
+    assert pronounce(word) == heard
+
+
+def test_typo_corrector_reads_a_spelling_as_heard() -> None:
+    fixer = TypoCorrector(["틀어줘", "알려줘"], endings=["요"])
+    fixed, (fix,) = fixer.correct("음악 트러줘요")
+    assert fixed == "음악 틀어줘요"
+    assert (fix.typed, fix.corrected, fix.distance) == ("트러줘", "틀어줘", 1)
+    assert fixer.correct("트럭")[1] == []
 
 
 def test_typo_corrector_fixes_one_jamo_and_protects_spans() -> None:
@@ -344,6 +370,7 @@ def test_word_forms_of_conjugated_words(word: str, form: str) -> None:
         ("quiz", "문제 더 내봐", "quiz.start"),
         ("quiz", "열 개요", "quiz.answer"),
         ("music", "음악 끄셈", "NUGU.INTENT.stop"),
+        ("music", "신나는 음악 트러줘", "play.music"),  # typed as heard
     ],
 )
 def test_conjugated_and_glued_words_with_either_tokenizer(
