@@ -448,6 +448,28 @@ def _word_forms(word: str) -> list[str]:
     return [f for f in out[1:] if f]
 
 
+def _cut_after_glued_numbers(text: str, masked: Sequence[str]) -> list[str]:
+    """``masked`` with a boundary after a number word that follows a custom form and takes
+    a topic or object particle before more Hangul: 백나누기사는얼마야 → 백|||사는|마야, so
+    사 is found (a number glued between words is otherwise only found at the word end)."""
+    cut = list(masked)
+    for i in range(1, len(text)):
+        if masked[i - 1] != "|" or masked[i] == "|":
+            continue
+        for n in (1, 2, 3):
+            j = i + n
+            if (
+                j + 1 < len(text)
+                and text[j] in "은는을를"
+                and _is_hangul(text[j + 1])
+                and masked[j + 1] != "|"
+                and parse_korean_number(text[i:j]) is not None
+            ):
+                cut[j + 1] = "|"
+                break
+    return cut
+
+
 def _leftovers(text: str, spans: Sequence[_Span]) -> list[str]:
     return [
         m.group()
@@ -648,6 +670,8 @@ _COMMON_WORDS: Final = (
     *("그거", "여기", "거기", "저기", "우리", "나랑", "너랑", "얼마", "뭐야", "뭐지", "어디"),
     *("언제", "누구", "왜요", "네네", "아니", "아니야", "맞아", "좋아", "싫어", "고마워"),
     *("감사", "안녕", "배고파", "심심해", "사랑", "오케이", "괜찮아", "모르겠어", "몰라"),
+    # chat spellings of everyday words (어케 is 어떻게, not 어제)
+    *("어케", "어떡해", "왜케", "머해", "뭐해", "걍", "암튼", "근데", "넘", "젤", "글구"),
 )
 # What may follow a corrected word start in the same word: particles and endings.
 _TYPO_ENDINGS: Final = frozenset(
@@ -1063,10 +1087,11 @@ class Nlu:
                 masked = list(text)
                 for c in candidates:
                     masked[c.start : c.end] = "|" * (c.end - c.start)
+                cut = _cut_after_glued_numbers(text, masked) if "BID_QT" in builtin else masked
                 seen = {(m.type, m.start, m.end) for m in found}
                 found.extend(
                     m
-                    for m in find_builtin_entities("".join(masked), builtin)
+                    for m in find_builtin_entities("".join(cut), builtin)
                     if (m.type, m.start, m.end) not in seen
                     and not _copula_after_form(masked, m.start, m.end)
                 )
