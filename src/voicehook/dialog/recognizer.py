@@ -16,6 +16,9 @@ service or a model::
 
     engine = DialogEngine(definition, caller, recognizer=MyRecognizer())
 
+A recogniser that waits on a service implements ``async def recognize(text, *,
+expect_types=None)`` instead (:class:`AsyncRecognizer`); the engine awaits it.
+
 :func:`uncertain_entities` is the "never silently wrong" rule the engine applies to any
 recogniser's result (see ``docs/nlu.md``).
 """
