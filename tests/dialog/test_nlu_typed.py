@@ -395,6 +395,16 @@ def test_a_number_glued_between_words_is_found(
     assert result.unresolved == []
 
 
+def test_a_score_lowered_by_a_correction_under_the_threshold_is_no_intent(
+    plays: dict[str, Nlu],
+) -> None:
+    """도와줘 is one jamo from 도야 (of "몇 도야"): read so, it scores 0.35 in the weather
+    play, under the threshold once the correction lowers it; no intent, not ask.weather."""
+    result = plays["weather"].parse("도와줘")
+    assert result.intent is None
+    assert plays["weather"].parse("서을 날씨 알려줘").intent == "ask.weather"
+
+
 def test_chat_spellings_of_everyday_words_are_not_corrected(plays: dict[str, Nlu]) -> None:
     result = plays["weather"].parse("인천 날씨 어케 됨?")
     assert result.intent == "ask.weather"

@@ -1309,6 +1309,8 @@ class Nlu:
                     intent, score, best = found, _BUILTIN_SEARCH_SCORE, None
         if corrections and intent is not None:
             score = round(score * min(c.confidence for c in corrections), 4)
+            if best is not None and score < self._threshold and key not in self._exact:
+                intent, best = None, None  # read only through a corrected word: too weak
         entities = self._assign_roles(intent, best, spans, offset)
         unresolved: list[str] = []
         if intent is not None and not intent.startswith("NUGU.INTENT."):
