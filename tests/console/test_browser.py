@@ -158,6 +158,6 @@ def test_live_reload_shows_the_error_and_keeps_the_last_good_play(
     time.sleep(0.05)
     play_yaml.write_text(fixed, encoding="utf-8")
     problems.wait_for(state="hidden")
-    page.locator(".conv-head", has_text="play reloaded").wait_for()
+    page.locator("#reload-note", has_text="play reloaded").wait_for()
     say(page, "날씨 알리미 열어줘")
     page.locator(".bubble.prompt", has_text="반가워요, 날씨 알리미예요.").wait_for()
