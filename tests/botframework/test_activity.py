@@ -204,3 +204,52 @@ def test_deep_nesting_is_a_400_not_a_crash(depth: int) -> None:
     with pytest.raises(HttpError) as info:
         decode_activity(body)
     assert info.value.status == 400
+
+
+def test_unknown_fields_of_accounts_are_kept_for_relaying() -> None:
+    raw = {
+        "type": "message",
+        "from": {"id": "u1", "name": "민수", "userPrincipalName": "minsu@example.com", "$extra": 2},
+        "recipient": {"id": "b1", "role": "bot", "x-channel": {"a": [1]}},
+        "conversation": {"id": "c1", "tenantId": "t", "tenant": {"id": "t"}},
+    }
+    a = decode_activity(json.dumps(raw).encode())
+    assert a.from_ is not None and a.from_.extra == {
+        "userPrincipalName": "minsu@example.com",
+        "$extra": 2,
+    }
+    assert a.from_.name == "민수"
+    assert a.recipient is not None and a.recipient.extra == {"x-channel": {"a": [1]}}
+    assert a.conversation is not None and a.conversation.extra == {"tenant": {"id": "t"}}
+    assert a.conversation.tenant_id == "t"
+    assert json.loads(encode_activity(a)) == raw
+
+
+def test_account_extra_never_overrides_a_known_field_and_deeper_extras_are_not_written() -> None:
+    from voicehook.botframework.activity import ChannelAccount, ConversationReference
+
+    a = Activity(
+        type="message",
+        from_=ChannelAccount(id="진짜", extra={"id": "가짜", "upn": "x"}),
+        members_added=[ChannelAccount(id="m", extra={"y": 1})],
+        relates_to=ConversationReference(user=ChannelAccount(id="u", extra={"z": 1})),
+    )
+    assert json.loads(encode_activity(a)) == {
+        "type": "message",
+        "from": {"id": "진짜", "upn": "x"},
+        "membersAdded": [{"id": "m"}],
+        "relatesTo": {"user": {"id": "u"}},
+    }
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    extra=st.dictionaries(st.text(max_size=8).map("x-".__add__), json_values, max_size=4),
+    where=st.sampled_from(["from", "recipient", "conversation"]),
+)
+def test_unknown_account_fields_survive_round_trip(extra: dict[str, Any], where: str) -> None:
+    raw = {"type": "message", where: {"id": "1", **extra}}
+    out = json.loads(encode_activity(decode_activity(json.dumps(raw).encode())))
+    for key, value in extra.items():
+        if value is not None:
+            assert out[where][key] == value

@@ -158,6 +158,131 @@ def test_live_reload_shows_the_error_and_keeps_the_last_good_play(
     time.sleep(0.05)
     play_yaml.write_text(fixed, encoding="utf-8")
     problems.wait_for(state="hidden")
-    page.locator(".conv-head", has_text="play reloaded").wait_for()
+    page.locator("#reload-note", has_text="play reloaded").wait_for()
     say(page, "날씨 알리미 열어줘")
     page.locator(".bubble.prompt", has_text="반가워요, 날씨 알리미예요.").wait_for()
+
+
+def select_channel(page: Any, name: str, note: str) -> None:
+    page.select_option("#channel", name)
+    page.locator("#channel-note", has_text=note).wait_for()
+
+
+def open_exchange(page: Any, index: int) -> str:
+    """Open the channel JSON of the index-th turn card; its request and response text."""
+    box = page.locator("details.exchange").nth(index)
+    box.locator(":scope > summary").click()
+    text: str = box.inner_text()
+    return text
+
+
+def test_clova_in_the_browser_with_the_cek_json(
+    console: Console, page: Any, tmp_path: Path
+) -> None:
+    page.goto(console.url)
+    page.wait_for_selector("text=weather")
+    select_channel(page, "clova", "CEK request signed")
+    assert page.locator("#events button", has_text="PlayFinished").count() == 1
+
+    say(page, "내일 부산 날씨 알려줘")
+    answer = page.locator(".bubble.prompt", has_text="부산 내일 날씨는")
+    answer.wait_for()
+    assert "end" in answer.inner_text()
+    card = page.locator(".turn").first.inner_text()
+    assert "IntentRequest ask.weather" in card and "LOCATION=부산" in card
+    assert "shouldEndSession: true" in card
+    text = open_exchange(page, 0)
+    assert '"type": "IntentRequest"' in text and '"value": "부산"' in text
+    assert '"shouldEndSession": true' in text and '"outputSpeech"' in text
+
+    say(page, "날씨 알려줘")  # slot filling: the CEK session stays open
+    page.locator(".bubble.prompt", has_text=SLOT_PROMPT).wait_for()
+    assert "slot filling: location" in page.inner_text("#summary")
+    assert "shouldEndSession: false" in page.locator(".turn").nth(1).inner_text()
+    say(page, "광주")
+    page.locator(".bubble.prompt", has_text="광주 오늘 날씨는").wait_for()
+    open_exchange(page, 2)
+
+    page.evaluate("document.getElementById('log').scrollTop = 1e9")
+    shot = (
+        ROOT / "docs" / "images" / "console-clova.png"
+        if os.environ.get("VOICEHOOK_SCREENSHOTS") == "docs"
+        else tmp_path / "console-clova.png"
+    )
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+
+    page.fill("#save-name", "clova-saved.yaml")
+    page.click("#save")
+    page.locator("#notice", has_text="saved").wait_for()
+    saved = console.folder / "clova-saved.yaml"
+    assert "--channel clova" in saved.read_text(encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "voicehook", "test", str(saved), "--channel", "clova"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1/1 conversations passed" in run.stdout
+
+
+def test_botframework_in_the_browser_with_the_activities(console: Console, page: Any) -> None:
+    page.goto(console.url)
+    page.wait_for_selector("text=weather")
+    select_channel(page, "botframework", "anonymous mode")
+    assert page.is_disabled("#save")  # voicehook test has no Bot Framework channel
+    assert "voicehook test runs transcripts on NUGU and CLOVA only" in page.get_attribute(
+        "#save", "title"
+    )
+    assert page.locator("#events button", has_text="endOfConversation").count() == 1
+    assert "no AudioPlayer" in page.inner_text("#audio")
+
+    say(page, "날씨 알려줘")
+    page.locator(".bubble.prompt", has_text=SLOT_PROMPT).wait_for()
+    assert "expectingInput" in page.locator(".turn").first.inner_text()
+    say(page, "부산")
+    page.locator(".bubble.prompt", has_text="부산 오늘 날씨는").wait_for()
+    card = page.locator(".turn").nth(1).inner_text()
+    assert "message “부산”" in card and "endOfConversation completedSuccessfully" in card
+    text = open_exchange(page, 1)
+    assert '"deliveryMode": "expectReplies"' in text and '"text": "부산"' in text
+    assert '"type": "endOfConversation"' in text and '"location": "부산"' in text
+
+
+def test_live_reload_keeps_the_conversation(console: Console, page: Any) -> None:
+    page.goto(console.url)
+    page.wait_for_selector("text=weather")
+    say(page, "날씨 알려줘")
+    page.locator(".bubble.prompt", has_text=SLOT_PROMPT).wait_for()
+
+    play_yaml = console.folder / "play.yaml"
+    good = play_yaml.read_text(encoding="utf-8")
+    edited = good.replace("기온은 {{temperature}}도예요.", "기온은 {{temperature}}도랍니다.")
+    assert edited != good
+    time.sleep(0.05)
+    play_yaml.write_text(edited, encoding="utf-8")
+    page.locator("#reload-note", has_text="goes on").wait_for()
+    page.locator(".mark", has_text="the conversation goes on").wait_for()
+    assert "slot filling: location" in page.inner_text("#summary")
+
+    say(page, "부산")  # answers the slot prompt asked before the reload
+    page.locator(".bubble.prompt", has_text="도랍니다.").wait_for()
+    assert page.locator(".conv-head", has_text="대화").count() == 1  # the same conversation
+
+    # The action it waits in vanishes: the page says so and starts fresh.
+    say(page, "2월 31일 서울 날씨 알려줘")
+    page.locator(".bubble.prompt", has_text="없는 날짜예요").wait_for()
+    block = (
+        "      INVALID_DATE:\n        prompts:\n          - 날짜를 이해하지 못했어요. "
+        "다음에 다시 물어봐 주세요.\n          - 없는 날짜예요. 날짜를 다시 말씀해 주세요.\n"
+    )
+    assert block in edited
+    time.sleep(0.05)
+    play_yaml.write_text(edited.replace(block, "", 1), encoding="utf-8")
+    note = page.locator("#reload-note", has_text="cannot go on")
+    note.wait_for()
+    assert "INVALID_DATE" in note.inner_text() and "new conversation" in note.inner_text()
+    page.locator(".mark", has_text="cannot go on").wait_for()
+    assert "no session" in page.inner_text("#summary")

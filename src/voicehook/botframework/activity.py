@@ -15,8 +15,10 @@ Input is tolerant:
 Output is strict: :func:`encode_activity` writes the known fields in their schema types and
 omits the ones that are ``None`` (Bot Framework omits nulls too).
 
-The nested account objects (``from``, ``recipient``, ``conversation``) have the schema's
-full field list, including ``properties``; an unknown field inside them is dropped.
+The account objects ``from``, ``recipient`` and ``conversation`` keep their unknown fields
+the same way, in their own ``extra`` (a channel's ``tenant``, ``userPrincipalName``, …), so a
+relayed activity loses nothing there either. Deeper objects (``relatesTo``, ``membersAdded``)
+keep only the schema's fields.
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ class ChannelAccount(msgspec.Struct, rename="camel", omit_defaults=True, repr_om
     aad_object_id: str | None = None
     role: str | None = None
     properties: Any = None
+    #: Fields the schema does not know, kept for relaying; not a wire field itself.
+    extra: dict[str, Any] = msgspec.field(default_factory=dict, name="$extra")
 
 
 class ConversationAccount(
@@ -116,6 +120,8 @@ class ConversationAccount(
     role: str | None = None
     tenant_id: str | None = None
     properties: Any = None
+    #: Fields the schema does not know, kept for relaying; not a wire field itself.
+    extra: dict[str, Any] = msgspec.field(default_factory=dict, name="$extra")
 
 
 class ConversationReference(
@@ -232,8 +238,20 @@ class ResourceResponse(msgspec.Struct, omit_defaults=True, repr_omit_defaults=Tr
 
 
 _EXTRA_WIRE = "$extra"
+
+
+def _wire_names(struct: type[msgspec.Struct]) -> frozenset[str]:
+    return frozenset(f.encode_name for f in msgspec.structs.fields(struct)) - {_EXTRA_WIRE}
+
+
 #: The wire names of the fields :class:`Activity` knows.
-_KNOWN: Final = frozenset(f.encode_name for f in msgspec.structs.fields(Activity)) - {_EXTRA_WIRE}
+_KNOWN: Final = _wire_names(Activity)
+#: The account objects whose unknown fields are kept: wire name, attribute, known fields.
+_ACCOUNTS: Final = (
+    ("from", "from_", _wire_names(ChannelAccount)),
+    ("recipient", "recipient", _wire_names(ChannelAccount)),
+    ("conversation", "conversation", _wire_names(ConversationAccount)),
+)
 
 _encoder = msgspec.json.Encoder()
 _json_decoder = msgspec.json.Decoder()
@@ -252,6 +270,14 @@ def _from_mapping(raw: Any, where: str) -> Activity:
                 known[key] = value
             else:
                 extra[key] = value
+    nested: list[tuple[str, dict[str, Any]]] = []
+    for wire, attr, names in _ACCOUNTS:
+        value = known.get(wire)
+        if isinstance(value, dict) and not names.issuperset(value):
+            if known is raw:
+                known = dict(raw)
+            known[wire] = {k: v for k, v in value.items() if k in names}
+            nested.append((attr, {k: v for k, v in value.items() if k not in names}))
     try:
         activity = msgspec.convert(known, Activity)
     except msgspec.ValidationError as exc:
@@ -261,6 +287,8 @@ def _from_mapping(raw: Any, where: str) -> Activity:
         raise HttpError(400, "invalid_activity", f"{where} is nested too deeply") from None
     if extra:
         activity.extra = extra
+    for attr, unknown in nested:
+        getattr(activity, attr).extra = unknown
     return activity
 
 
@@ -285,12 +313,29 @@ def encode_activity(activity: Activity) -> bytes:
 
 def _to_builtins(activity: Activity) -> dict[str, Any]:
     out: dict[str, Any] = msgspec.to_builtins(activity)
-    extra = out.pop(_EXTRA_WIRE, None)
+    _merge_extra(out, _KNOWN)
+    for wire, _, names in _ACCOUNTS:
+        account = out.get(wire)
+        if isinstance(account, dict):
+            _merge_extra(account, names)
+    # Accounts deeper down (relatesTo, membersAdded) carry an extra only when built in code.
+    relates = out.get("relatesTo")
+    deeper = [relates.get(k) for k in ("user", "bot", "conversation")] if relates else []
+    deeper += [*out.get("membersAdded", ()), *out.get("membersRemoved", ())]
+    for account in deeper:
+        if isinstance(account, dict):
+            account.pop(_EXTRA_WIRE, None)
+    return out
+
+
+def _merge_extra(obj: dict[str, Any], known: frozenset[str]) -> None:
+    """Write ``obj``'s kept unknown fields back beside its known ones; a known name in the
+    extras never overrides the real field."""
+    extra = obj.pop(_EXTRA_WIRE, None)
     if extra:
         for key, value in extra.items():
-            if key not in _KNOWN:
-                out.setdefault(key, value)
-    return out
+            if key not in known:
+                obj.setdefault(key, value)
 
 
 def decode_expected_replies(data: bytes) -> ExpectedReplies:

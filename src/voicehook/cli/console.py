@@ -30,8 +30,9 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
         name,
         help=help_text,
         description=(
-            "Open a local web page to talk to PLAY in Korean: what was recognised, which "
-            "action ran, every backend call's JSON, the state. Edits of the play reload it."
+            "Open a local web page to talk to PLAY in Korean on NUGU, CLOVA or Bot Framework: "
+            "what was recognised, which action ran, the JSON exchanged, the state. Edits of "
+            "the play reload it."
         ),
     )
     p.add_argument("play", help="a play directory, app.py, play.yaml or module:attribute")
@@ -122,9 +123,11 @@ def run(args: argparse.Namespace) -> int:
         return LoadedPlay(load_play(args.play), folder, target)
 
     seed = args.seed if args.seed is not None else random.randrange(1, 100_000)
+    tokenizer = default_tokenizer()
     choices = nugu_choices(
-        seed=seed, backend_url=args.backend, api_key=args.api_key, tokenizer=default_tokenizer()
+        seed=seed, backend_url=args.backend, api_key=args.api_key, tokenizer=tokenizer
     )
+    choices += other_channels(seed, tokenizer)
     session = ConsoleSession(loader, choices, seed=seed, watch=None if args.no_reload else folder)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown}:{args.port}"
@@ -154,6 +157,25 @@ def run(args: argparse.Namespace) -> int:
         threading.Thread(target=_open_when_started, args=(server, url), daemon=True).start()
     server.run()
     return 0 if server.started else 1
+
+
+def other_channels(seed: int, tokenizer: Any) -> list[Any]:
+    """The CLOVA and Bot Framework entries of the channel menu (in process). A channel whose
+    optional packages are missing is left out, with a line saying which."""
+    from voicehook.console.clova import clova_choice
+
+    out = [clova_choice(seed=seed, tokenizer=tokenizer)]
+    try:
+        from voicehook.console.botframework import botframework_choice
+    except ImportError as exc:
+        print(
+            f"voicehook console: no Bot Framework channel ({exc.name or exc} is missing; "
+            "pip install -e '.[botframework]')",
+            file=sys.stderr,
+        )
+    else:
+        out.append(botframework_choice(seed=seed, tokenizer=tokenizer))
+    return out
 
 
 def _open_when_started(server: Any, url: str) -> None:

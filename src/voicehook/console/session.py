@@ -22,9 +22,9 @@ import yaml
 from voicehook.console.adapters import (
     ChannelAdapter,
     ChannelChoice,
+    ConsoleError,
     LoadedPlay,
     engine_settings,
-    expectations,
 )
 from voicehook.dialog.engine import DeviceEvent, Reset, TurnInput, UserText
 from voicehook.play import DefinitionError
@@ -40,14 +40,11 @@ WATCHED_SUFFIXES = (".py", ".yaml", ".yml")
 _SKIP_DIRS = frozenset({".venv", "venv", "__pycache__", ".git", "node_modules", ".mypy_cache"})
 
 
-class ConsoleError(Exception):
-    """A request the console cannot do (the message says why; the page shows it)."""
-
-
 @dataclass(slots=True)
 class TurnRecord:
     input: dict[str, Any]
     view: dict[str, Any]
+    expect: dict[str, Any]  # what a transcript expects of it (the channel's keys)
 
 
 @dataclass(slots=True)
@@ -56,6 +53,8 @@ class Conversation:
     channel: str
     turns: list[TurnRecord] = field(default_factory=list)
     note: str = ""
+    #: Marks in the conversation: ``{"after": turns before it, "text": ...}`` (a reload).
+    marks: list[dict[str, Any]] = field(default_factory=list)
 
 
 def describe_load_error(exc: BaseException, folder: Path) -> list[dict[str, Any]]:
@@ -164,6 +163,8 @@ class ConsoleSession:
         self.conversations: list[Conversation] = []
         self.version = 0  # changes whenever the page must redraw everything
         self.reloads = 0
+        #: What the last reload did to the conversation (the page shows it).
+        self.reload_note = ""
         self._lock = asyncio.Lock()
         self._snapshot: dict[str, tuple[int, int]] = {}
         self._watcher: asyncio.Task[None] | None = None
@@ -199,12 +200,35 @@ class ConsoleSession:
             logger.warning("play not (re)loaded: %s", "; ".join(p["text"] for p in self.problems))
             return False
         old = self.adapter
+        new = self.choices[self.channel].build(loaded)
+        current = self.conversations[-1] if self.conversations else None
+        kept: str | None = "no conversation yet"
+        if old is not None and current is not None and current.turns:
+            try:
+                kept = await new.adopt(old)
+            except Exception as exc:  # a broken hand-over must not stop the reload
+                logger.exception("console: the conversation could not be handed over")
+                kept = f"{type(exc).__name__}: {exc}"
         self.loaded = loaded
-        self.adapter = self.choices[self.channel].build(loaded)
+        self.adapter = new
         self.problems = []
         if old is not None:
             await old.aclose()
-        self._new_conversation()
+        if old is not None and current is not None and current.turns:
+            if kept is None:
+                text = "play reloaded here; the conversation goes on with the new play"
+                self.reload_note = f"play reloaded: {current.name} goes on (state kept)"
+            else:
+                text = f"play reloaded here; this conversation cannot go on: {kept}"
+                self.reload_note = (
+                    f"play reloaded: {current.name} cannot go on ({kept}); "
+                    "a new conversation started"
+                )
+            current.marks.append({"after": len(current.turns), "text": text})
+        elif old is not None:
+            self.reload_note = "play reloaded"
+        if kept is not None:
+            self._new_conversation()
         self.version += 1
         return True
 
@@ -253,9 +277,7 @@ class ConsoleSession:
             ok = await self._load()
         if ok:
             self.reloads += 1
-            if self.conversations:
-                self.conversations[-1].note = "play reloaded"
-            logger.info("play reloaded")
+            logger.info("%s", self.reload_note or "play reloaded")
         return ok
 
     # ------------------------------------------------------------------ conversations
@@ -294,7 +316,9 @@ class ConsoleSession:
         async with self._lock:
             adapter = self._require()
             view = await adapter.turn(inp)
-            self.conversations[-1].turns.append(TurnRecord(record, view))
+            self.conversations[-1].turns.append(
+                TurnRecord(record, view, adapter.expectations(view))
+            )
         return view
 
     async def reset(self) -> None:
@@ -302,6 +326,7 @@ class ConsoleSession:
         async with self._lock:
             self._require()
             self._new_conversation()
+            self.reload_note = ""
             self.version += 1
 
     async def select(self, channel: str) -> None:
@@ -319,6 +344,7 @@ class ConsoleSession:
             if old is not None:
                 await old.aclose()
             self._new_conversation()
+            self.reload_note = ""
             self.version += 1
 
     async def replay(self, text: str) -> int:
@@ -347,7 +373,7 @@ class ConsoleSession:
                 conv_rec.note = "replayed"
                 for inp, record in turns:
                     view = await adapter.turn(inp)
-                    conv_rec.turns.append(TurnRecord(record, view))
+                    conv_rec.turns.append(TurnRecord(record, view, adapter.expectations(view)))
                     count += 1
             self._new_conversation()
             self.version += 1
@@ -361,10 +387,13 @@ class ConsoleSession:
             raise ConsoleError("no play is loaded")
         adapter = self._require()
         if not adapter.transcripts:
-            raise ConsoleError(f"conversations on {adapter.label} cannot be saved as transcripts")
-        convs = [c for c in self.conversations if c.turns]
+            raise ConsoleError(
+                f"conversations on {adapter.label} cannot be saved as transcripts: {adapter.note}"
+            )
+        convs = [c for c in self.conversations if c.turns and c.channel == adapter.name]
+        others = sum(1 for c in self.conversations if c.turns and c.channel != adapter.name)
         if not convs:
-            raise ConsoleError("nothing to save yet: say something first")
+            raise ConsoleError(f"nothing to save yet on {adapter.label}: say something first")
         target = self.loaded.target.resolve()
         play = os.path.relpath(target, path.resolve().parent)
         doc: dict[str, Any] = {"play": Path(play).as_posix()}
@@ -377,17 +406,25 @@ class ConsoleSession:
         doc["conversations"] = [
             {
                 "name": c.name,
-                "turns": [{**t.input, "expect": expectations(t.view)} for t in c.turns],
+                "turns": [{**t.input, "expect": t.expect} for t in c.turns],
             }
             for c in convs
         ]
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        run = f"voicehook test {path.name}"
+        if adapter.test_channel != "nugu":
+            run += f" --channel {adapter.test_channel}"
         head = (
-            f"# Saved by voicehook console ({stamp}).\n"
-            f"# Run it: voicehook test {path.name}\n"
+            f"# Saved by voicehook console ({stamp}) from {adapter.label}.\n"
+            f"# Run it: {run}\n"
             "# The expectations are what the play answered; loosen prompt: to prompt_contains:\n"
             "# where the answer may change (dates, live data).\n"
         )
+        if others:
+            head += f"# {others} conversation(s) on other channels are not in this file.\n"
+        if any(c.marks for c in convs):
+            head += "# The play was reloaded during a conversation: its earlier turns are the\n"
+            head += "# old play's answers. Run this file and fix what changed.\n"
         body = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=100)
         return head + body
 
@@ -428,6 +465,11 @@ class ConsoleSession:
             },
             "channel": self.channel,
             "channels": [{"name": c.name, "label": c.label} for c in self.choices.values()],
+            "channel_note": self.adapter.note if self.adapter is not None else "",
+            "events": list(self.adapter.events) if self.adapter is not None else [],
+            "transcripts": self.adapter.transcripts if self.adapter is not None else False,
+            "test_channel": self.adapter.test_channel if self.adapter is not None else "nugu",
+            "reload_note": self.reload_note,
             "problems": self.problems,
             "state": self.adapter.state() if self.adapter is not None else None,
             "conversations": [
@@ -435,6 +477,7 @@ class ConsoleSession:
                     "name": c.name,
                     "channel": c.channel,
                     "note": c.note,
+                    "marks": c.marks,
                     "turns": [{"input": t.input, "view": t.view} for t in c.turns],
                 }
                 for c in self.conversations

@@ -78,6 +78,7 @@ __all__ = [
     "check_clova_spec",
     "check_clova_turn",
     "clova_test_app",
+    "seeded_session_ids",
 ]
 
 #: The expectations a CLOVA turn can be checked against.
@@ -253,7 +254,7 @@ async def _conversation(
     return rep
 
 
-def _seeded_ids(seed: object, scope: str) -> Callable[[int], str] | None:
+def seeded_session_ids(seed: object, scope: str) -> Callable[[int], str] | None:
     """The session ids the NUGU simulator gives the same conversation (with a ``seed``), so
     a backend that seeds by session id (the quiz's question order) behaves the same."""
     if seed is None:
@@ -266,10 +267,13 @@ def _seeded_ids(seed: object, scope: str) -> Callable[[int], str] | None:
     return make
 
 
-def clova_test_app(play: Play, app: ClovaApp, signer: ClovaSigner, clova_path: str) -> Any:
+def clova_test_app(
+    play: Play, app: ClovaApp, signer: ClovaSigner, clova_path: str, *, store: Any = None
+) -> Any:
     """The server app for ``play`` with ``app`` behind a CLOVA channel at ``clova_path``:
     it verifies ``signer``'s signatures, accepts the test application id, and treats speech
-    over CLOVA's limits as an error."""
+    over CLOVA's limits as an error. ``store``: the dialog state store (default: a new
+    in-memory one; a store given here is not closed with the app)."""
     from voicehook.server import Settings, create_app
     from voicehook.server.routing import Route
     from voicehook.store import MemoryStore
@@ -281,7 +285,10 @@ def clova_test_app(play: Play, app: ClovaApp, signer: ClovaSigner, clova_path: s
         limits=SpeechLimits(mode="error"),
     )
     return create_app(
-        play, Settings(), store=MemoryStore(), routes=[Route(clova_path, channel, exact=True)]
+        play,
+        Settings(),
+        store=store if store is not None else MemoryStore(),
+        routes=[Route(clova_path, channel, exact=True)],
     )
 
 
@@ -322,7 +329,7 @@ async def arun_clova_transcripts(
             mode = PlayMode(play, engine_settings=engine_settings)
             target = clova_test_app(play, mode, signer, clova_path)
         async with ClovaClient(
-            target, signer, path=clova_path, session_ids=_seeded_ids(seed, scope)
+            target, signer, path=clova_path, session_ids=seeded_session_ids(seed, scope)
         ) as client:
             report.conversations.append(await _conversation(client, nlu, conv))
     return report

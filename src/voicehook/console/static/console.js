@@ -3,10 +3,6 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const EVENTS = [
-  "PlaybackStarted", "PlaybackPaused", "PlaybackResumed", "PlaybackStopped",
-  "PlaybackFinished", "PlaybackNearlyFinished", "PlaybackFailed",
-];
 let version = -1;
 let busy = false;
 let composing = false; // a Korean (or any) IME composition is in progress
@@ -92,10 +88,14 @@ function describeState(both) {
 
 function drawState(state) {
   if (!state) return;
-  const audio = (state.device && state.device.audio) || {};
-  let text = audio.playerActivity || "IDLE";
-  if (audio.token) text += `  token=${audio.token}  offset=${audio.offsetInMilliseconds} ms`;
-  $("audio").textContent = text;
+  if (state.device) {
+    const audio = state.device.audio || {};
+    let text = audio.playerActivity || "IDLE";
+    if (audio.token) text += `  token=${audio.token}  offset=${audio.offsetInMilliseconds} ms`;
+    $("audio").textContent = text;
+  } else {
+    $("audio").textContent = "no AudioPlayer on this channel";
+  }
   $("summary").textContent = describeState(state);
   $("state").textContent = pretty(state);
 }
@@ -106,12 +106,14 @@ function turnCard(view) {
     el("span", { class: "key", text: key }), ...value));
   if (view.kind === "user") {
     const ents = view.entities.map((e) => `${e.role}=${e.value}` + (e.text && e.text !== e.value ? ` (“${e.text}”)` : ""));
-    row("intent", el("b", {}, view.intent || "(none)"), ` ${view.score.toFixed(2)}`);
+    const score = typeof view.score === "number" ? ` ${view.score.toFixed(2)}` : "";
+    row("intent", el("b", {}, view.intent || "(none)"), score);
     if (ents.length) row("entities", ents.join(", "));
   } else if (view.kind === "event" && view.event) {
     row("event", view.event.type);
   }
   if (view.actions.length) row("path", view.actions.join(" → "));
+  if (view.channel) channelPart(view.channel, row, card);
   for (const call of view.calls) {
     const head = `${call.action} · HTTP ${call.status ?? "-"} · resultCode ${call.result_code ?? "-"} · ${call.elapsed_ms} ms`;
     const box = el("details", { class: `call ${call.outcome}` },
@@ -127,17 +129,41 @@ function turnCard(view) {
   return card;
 }
 
+// What the channel exchanged: the request as the platform sent it and the answer.
+function channelPart(channel, row, card) {
+  const r = channel.recognised || {};
+  let what = r.type || "";
+  if (r.intent) {
+    const slots = Object.entries(r.slots || {}).map(([k, v]) => `${k}=${v}`).join(", ");
+    what += ` ${r.intent}${slots ? ` {${slots}}` : ""}`;
+  }
+  if (r.event) what += ` ${r.event}`;
+  if (r.text !== undefined && r.text !== null) what += ` “${r.text}”`;
+  row(channel.name, el("b", {}, what), ` · HTTP ${channel.status}`);
+  if (channel.end !== undefined && channel.end !== null && channel.name === "clova") {
+    row("session", channel.end ? "shouldEndSession: true (the session ends)" : "shouldEndSession: false (the mic listens)");
+  }
+  if (channel.input_hint) row("inputHint", channel.input_hint + (channel.end ? ` · endOfConversation ${channel.end}` : ""));
+  if (channel.reprompt) row("reprompt", channel.reprompt);
+  if (channel.directives && channel.directives.length) row("directives", channel.directives.join(", "));
+  const box = el("details", { class: `exchange ${channel.name}` },
+    el("summary", {}, el("span", { class: "key", text: "JSON" }), channel.exchanges.map((x) => x.title).join(" · ")));
+  for (const x of channel.exchanges) box.append(jsonBlock(x.title, x.json, true));
+  card.append(box);
+}
+
 function drawTurn(input, view) {
   const log = $("log");
   if (input.user !== undefined) {
     log.append(el("div", { class: "bubble user", text: input.user === "" ? "(invocation name)" : input.user }));
   } else if (input.event !== undefined) {
-    log.append(el("div", { class: "bubble event", text: `device event ${input.event}` }));
+    const shown = view.event && view.event.type ? view.event.type : input.event;
+    log.append(el("div", { class: "bubble event", text: `event ${shown}` }));
   } else {
     log.append(el("div", { class: "bubble event", text: "reset" }));
   }
   log.append(turnCard(view));
-  if (view.prompt !== null) {
+  if (view.prompt !== null && view.kind !== "reset") {
     const badge = el("span", { class: `badge ${view.prompt_type}`, text: `${view.prompt_type}` });
     const source = el("span", { class: "badge", text: view.prompt_source || "" });
     log.append(el("div", { class: "bubble prompt" }, view.prompt || "(silent)", badge, source));
@@ -163,11 +189,27 @@ function drawAll(info) {
     ? "The play did not load; the last good play keeps running.\n" + info.problems.map((p) => p.text).join("\n")
     : "";
   if (!$("save-name").value) $("save-name").value = info.default_save_name;
+  $("channel-note").textContent = info.channel_note || "";
+  const save = $("save");
+  save.disabled = !info.transcripts;
+  save.title = info.transcripts
+    ? `write the conversations on this channel as a transcript (voicehook test${info.test_channel !== "nugu" ? ` --channel ${info.test_channel}` : ""})`
+    : "not on this channel: " + info.channel_note;
+  $("save-name").disabled = !info.transcripts;
+  const reload = $("reload-note");
+  reload.hidden = !info.reload_note;
+  reload.textContent = info.reload_note || "";
+  drawEvents(info.events || []);
   const log = $("log");
   log.replaceChildren();
   for (const conv of info.conversations) {
     log.append(el("div", { class: "conv-head", text: `${conv.name} · ${conv.channel}${conv.note ? ` · ${conv.note}` : ""}` }));
-    for (const t of conv.turns) drawTurn(t.input, t.view);
+    const marks = conv.marks || [];
+    conv.turns.forEach((t, i) => {
+      for (const m of marks) if (m.after === i) log.append(el("div", { class: "mark", text: m.text }));
+      drawTurn(t.input, t.view);
+    });
+    for (const m of marks) if (m.after >= conv.turns.length) log.append(el("div", { class: "mark", text: m.text }));
   }
   drawState(info.state);
 }
@@ -217,12 +259,17 @@ textBox.addEventListener("keydown", (ev) => {
   sendText();
 });
 
-for (const name of EVENTS) {
-  const button = el("button", { type: "button", text: name.replace("Playback", "") });
-  button.title = `send AudioPlayer.${name}`;
-  button.dataset.event = name;
-  button.addEventListener("click", () => sendTurn({ event: name }));
-  $("events").append(button);
+// The device-event buttons of the channel: {name sent, label shown}.
+function drawEvents(events) {
+  const box = $("events");
+  box.replaceChildren(...events.map((e) => {
+    const button = el("button", { type: "button", text: e.label });
+    button.title = `send ${e.label}`;
+    button.dataset.event = e.name;
+    button.addEventListener("click", () => sendTurn({ event: e.name }));
+    return button;
+  }));
+  $("events-none").hidden = events.length > 0;
 }
 
 $("reset").addEventListener("click", async () => {
