@@ -18,7 +18,7 @@ import pytest
 
 from tests._support.redis_server import free_port
 from tests.hardening.conftest import NUGU_BODY, QUIZ, ROOT, Server
-from voicehook import Play, Settings
+from voicehook import ActionRequest, Play, Settings
 from voicehook.testing import NuguTestClient
 
 
@@ -168,3 +168,65 @@ def test_the_image_start_command_works_as_a_non_root_user(shared_tmp: Path) -> N
         assert not list(app.iterdir())
     finally:
         server.stop()
+
+
+def counting_play() -> Play:
+    play = Play("p")
+
+    @play.action("count", backend=["n"], code_only=True)
+    async def count(req: ActionRequest) -> dict[str, str]:
+        state = await req.session_state()
+        state["n"] = state.get("n", 0) + 1
+        return {"n": str(state["n"])}
+
+    return play
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.0])
+async def test_health_fails_when_most_state_saves_fail(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, rate: float
+) -> None:
+    # Without the write probe (it is off here), /health used to see nothing while every
+    # turn's save failed; the failure-rate threshold sees the turns themselves.
+    db = tmp_path / "state.db"
+    settings = Settings(store=f"sqlite:///{db}", health_write_probe=False, health_failure_rate=rate)
+    async with NuguTestClient(counting_play(), settings) as client:
+        for i in range(5):  # saves that work
+            assert (await client.call("count", session_id=f"ok-{i}")).result_code == "OK"
+        assert (await client.request("GET", "/health")).status == 200
+        no_writes(db)
+        for i in range(4):
+            answer = await client.call("count", session_id=f"bad-{i}")
+            assert answer.result_code == "BACKEND_ERROR"
+        # 4 failed of 9 saves since start-up: too few saves to judge
+        assert (await client.request("GET", "/health")).status == 200
+        for i in range(4, 10):
+            answer = await client.call("count", session_id=f"bad-{i}")
+            assert answer.result_code == "BACKEND_ERROR"
+        # 10 failed of 15 saves in the window: over the share
+        with caplog.at_level(logging.ERROR, logger="voicehook.server"):
+            health = await client.request("GET", "/health")
+    if rate == 0.0:  # off: the old behaviour
+        assert health.status == 200
+        return
+    assert health.status == 503
+    assert "store_writes" in health.body.decode()
+    assert "database" not in health.body.decode()  # generic: details in the log only
+    assert "state saves failed" in caplog.text
+
+
+async def test_a_few_failed_saves_among_many_keep_health_up(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    settings = Settings(store=f"sqlite:///{db}", health_write_probe=False)
+    async with NuguTestClient(counting_play(), settings) as client:
+        for i in range(12):
+            assert (await client.call("count", session_id=f"ok-{i}")).result_code == "OK"
+        no_writes(db)
+        for i in range(3):  # 3 of 15: under the 0.5 default
+            await client.call("count", session_id=f"bad-{i}")
+        assert (await client.request("GET", "/health")).status == 200
+
+
+def test_the_failure_rate_is_a_share() -> None:
+    with pytest.raises(ValueError, match="health_failure_rate"):
+        Settings(health_failure_rate=1.5)

@@ -157,6 +157,7 @@ class PlayStats:
         "blocked_deadline",
         "state_conflicts",
         "state_save_errors",
+        "state_saves",
         "thread_pool_saturated",
         "threads_busy",
     )
@@ -164,6 +165,7 @@ class PlayStats:
     def __init__(self) -> None:
         self.state_conflicts = 0  # state saves refused: another turn wrote it first
         self.state_save_errors = 0  # state saves that failed otherwise (store down, full)
+        self.state_saves = 0  # turns that saved their state (or found it unchanged), tried
         self.blocked_deadline = 0  # calls that ran past the deadline blocking the loop
         self.thread_pool_saturated = 0  # plain def calls that found every thread busy
         self.threads_busy = 0  # plain def handlers running on a pool thread now
@@ -784,6 +786,7 @@ class Play:
                 break
         # Save the state last: only a turn that answers without error keeps its changes.
         if request._states and error is None:
+            self.stats.state_saves += 1
             try:
                 with write_deadline(due):  # a failed save never lands later (docs/state.md)
                     await request.save_state()

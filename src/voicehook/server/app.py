@@ -11,6 +11,7 @@ import itertools
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
@@ -44,6 +45,10 @@ NOT_STARTED = (
     "'Mounting in another ASGI app'). Under uvicorn, do not pass --lifespan off."
 )
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+#: ``/health`` judges the share of failed state saves over about this many seconds ...
+HEALTH_WINDOW = 60.0
+#: ... once at least this many saves were tried in it (settings.health_failure_rate).
+HEALTH_MIN_SAVES = 10
 _REQUEST_ID_OK = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
@@ -123,6 +128,7 @@ class VoicehookApp:
         self._share_task: asyncio.Task[None] | None = None
         self._watchdog: LoopWatchdog | None = None
         self._health_logged = ""
+        self._save_samples: deque[tuple[float, int, int]] = deque(maxlen=4096)
         self._probe_key = f"health:{play.name}:{os.getpid()}-{os.urandom(4).hex()}"
         # Request ids "a1b2c3-1f": the next one is one C-level call (an f-string with a
         # format spec per call costs about twice as many instructions).
@@ -220,6 +226,8 @@ class VoicehookApp:
             self._watchdog.start()
         if self._share is not None:
             self._share_task = asyncio.get_running_loop().create_task(self._share_loop())
+        stats = self.play.stats  # the base of /health's failure rate until the first check
+        self._save_samples.append((time.monotonic(), stats.state_saves, stats.state_save_errors))
         self.started = True
 
     async def shutdown(self) -> None:
@@ -537,8 +545,9 @@ class VoicehookApp:
             )
         for name, fn in self.play.health_checks.items():
             checks[name] = fn(ctx)
+        writes = self._save_failures()
         if not checks:
-            return {}
+            return {"store_writes": writes} if writes else {}
         timeout = self.settings.health_timeout
         names = list(checks)
         results = await asyncio.gather(
@@ -552,9 +561,36 @@ class VoicehookApp:
                 failures[name] = f"{type(result).__name__}: {result}"[:300]
             elif result is False:
                 failures[name] = "check returned False"
+        if writes:
+            failures["store_writes"] = writes
         if "store" in failures:
             self.metrics.event("store_probe_failures")
         return failures
+
+    def _save_failures(self) -> str | None:
+        """The failed share of this process's state saves over about the last
+        :data:`HEALTH_WINDOW` seconds, as a problem when it passes ``health_failure_rate``
+        (and at least :data:`HEALTH_MIN_SAVES` saves were tried); else None. A sample is
+        taken at start-up and at each health check; the base is the newest sample at least
+        a window old (or the oldest there is)."""
+        rate = self.settings.health_failure_rate
+        if not rate:
+            return None
+        stats = self.play.stats
+        now = time.monotonic()
+        samples = self._save_samples
+        samples.append((now, stats.state_saves, stats.state_save_errors))
+        while len(samples) > 2 and now - samples[1][0] >= HEALTH_WINDOW:
+            samples.popleft()
+        _, saves0, errors0 = samples[0]
+        saves = stats.state_saves - saves0
+        failed = stats.state_save_errors - errors0
+        if saves >= HEALTH_MIN_SAVES and failed > rate * saves:
+            return (
+                f"{failed} of the last {saves} state saves failed "
+                f"(over health_failure_rate {rate:g})"
+            )
+        return None
 
     async def _probe_store(self, store: Any) -> None:
         from voicehook.store import update

@@ -48,6 +48,7 @@ class Settings:
     shutdown_timeout          VOICEHOOK_SHUTDOWN_TIMEOUT          10.0 seconds (serve)
     loop_lag_warning          VOICEHOOK_LOOP_LAG_WARNING          0.5 seconds (0: off)
     health_write_probe        VOICEHOOK_HEALTH_WRITE_PROBE        true
+    health_failure_rate       VOICEHOOK_HEALTH_FAILURE_RATE       0.5 (failed saves; 0: off)
     user_ttl                  VOICEHOOK_USER_TTL                  2592000 (30 days; 0: none)
     max_key_length            VOICEHOOK_MAX_KEY_LENGTH            256 (longer ids: hashed)
     metrics_under_prefix      VOICEHOOK_METRICS_UNDER_PREFIX      false ({prefix}/metrics)
@@ -108,6 +109,7 @@ class Settings:
     shutdown_timeout: float = 10.0
     loop_lag_warning: float = 0.5
     health_write_probe: bool = True
+    health_failure_rate: float = 0.5
     user_ttl: float = 30 * 24 * 3600.0
     max_key_length: int = 256
     metrics_under_prefix: bool = False
@@ -161,6 +163,8 @@ class Settings:
         for name in ("shutdown_timeout", "loop_lag_warning", "user_ttl"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
+        if not 0 <= self.health_failure_rate <= 1:
+            raise ValueError("health_failure_rate must be between 0 and 1 (0: off)")
         clova_path = "/" + self.clova_path.strip().strip("/")
         if clova_path == "/":
             raise ValueError("clova_path must not be /")
