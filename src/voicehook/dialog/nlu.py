@@ -944,6 +944,7 @@ class Nlu:
         self._invocation = _compact(invocation) if invocation else ""
         self._intent_names = [i.name for i in intents]
         self._lemma_vocab: set[str] = set()
+        self._last_tokens: tuple[str, list[Token]] | None = None
         self._lemma_longest = 0
 
         self._dictionary = _Dictionary()
@@ -1112,6 +1113,16 @@ class Nlu:
             }
         return out
 
+    def _tokens(self, text: str) -> list[Token]:
+        """``text`` tokenized; the last text is remembered (scoring and the entity-place
+        check of one parse tokenize the same body)."""
+        last = self._last_tokens
+        if last is not None and last[0] == text:
+            return last[1]
+        tokens = self._tokenizer.tokenize(text)
+        self._last_tokens = (text, tokens)
+        return tokens
+
     def _unknown_in_place(self, text: str, spans: Sequence[_Span], intent: str) -> list[str]:
         """Unknown content words where an entity of ``intent`` belongs but none was found:
         ``dance`` in "dance 음악 틀어줘" (the PLAYLIST place, before 음악). Answering such a
@@ -1126,7 +1137,7 @@ class Nlu:
         if not missing:
             return []
         items: list[tuple[str, str | None]] = []  # (lemma, surface when unknown)
-        for tok in self._tokenizer.tokenize(text):
+        for tok in self._tokens(text):
             if any(tok.start < s.end and tok.end > s.start for s in spans):
                 items.append(("<>", None))
                 continue
@@ -1228,7 +1239,7 @@ class Nlu:
     def _sequence(self, text: str, spans: Sequence[_Span]) -> list[str]:
         """Content lemmas with entity spans replaced by ``<TYPE>`` placeholders, in order."""
         items: list[tuple[int, str]] = [(s.start, _placeholder(s.type)) for s in spans]
-        for tok in self._tokenizer.tokenize(text):
+        for tok in self._tokens(text):
             if any(tok.start < s.end and tok.end > s.start for s in spans):
                 # A word glued to an entity ("12월25일인데무슨요일이야"): the rest of it.
                 items.extend(self._outside(text, tok, spans))
