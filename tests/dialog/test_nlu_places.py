@@ -99,6 +99,7 @@ def test_unknown_word_in_an_entity_place_is_unresolved(
         ("music", "그냥 노래 틀어줘"),
         ("music", "한번 노래 틀어줘"),
         ("music", "아무 노래나 틀어줘 제발"),
+        ("music", "음악 좀 크게 틀어줘"),
         ("music", "신나는 음악 틀어줘"),
         ("weather", "서울 날씨 좀 알려줘"),
         ("weather", "지금 부산 날씨"),
@@ -145,7 +146,7 @@ def test_day_word_glued_after_a_place_and_particle(tok: str, text: str, day: str
 _KNOWN = {*_FILLERS, *_STOPWORDS, *_COMMON_WORDS, *_COMMAND_WORDS, *_DATE_WORDS}
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     word=st.one_of(
         st.from_regex(r"[a-z]{3,8}", fullmatch=True),
@@ -157,7 +158,12 @@ def test_unknown_word_before_music_never_plays_the_default(word: str, tail: str)
     """For any word that the play does not know, "<word> 음악 틀어줘" is never answered
     with the default playlist without asking."""
     assume(word not in _KNOWN and word not in PLAY_TEXT["music"])
+    assume(word[-1] not in "게히")  # adverbs (크게, 조용히) are not asked about: see docs
     for tok in TOKENIZERS:
+        if not word.isascii() and not isinstance(tok, SimpleTokenizer):
+            # Kiwi may split a made-up Hangul word into known pieces (가걍 → 가다, 걍): a
+            # limit in docs/nlu.md; checked with the simple tokenizer only.
+            continue
         result = NLUS[("music", type(tok).__name__)].parse(f"{word} {tail}")
         if result.intent != "play.music":
             continue  # another intent (or none): not the default playlist

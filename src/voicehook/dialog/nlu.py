@@ -1137,14 +1137,19 @@ class Nlu:
         if not missing:
             return []
         items: list[tuple[str, str | None]] = []  # (lemma, surface when unknown)
-        for tok in self._tokens(text):
+        tokens = self._tokens(text)
+        starts = {t.start for t in tokens}
+        for tok in tokens:
             if any(tok.start < s.end and tok.end > s.start for s in spans):
                 items.append(("<>", None))
                 continue
             lemma = tok.lemma
             if lemma in _STOPWORDS or lemma in _FILLERS:
                 continue
-            word = text[tok.start : tok.end]
+            end = tok.end  # with its ending, as typed (Kiwi: 크 of 크게)
+            while end < len(text) and _is_hangul(text[end]) and end not in starts:
+                end += 1
+            word = text[tok.start : end]
             unknown = self._is_unknown(lemma, word)
             if unknown and items and items[-1][1] is not None and tok.start > 0:
                 # Kiwi splits an unknown word (잔잔하구만 → 잔잔, 하구): report it once.
@@ -1168,6 +1173,8 @@ class Nlu:
     def _is_unknown(self, lemma: str, surface: str) -> bool:
         if not _CONTENT_WORD_RE.fullmatch(surface) or surface in _FILLERS:
             return False
+        if len(surface) >= 2 and surface[-1] in "게히":
+            return False  # an adverb (크게, 조용히) says how, not which
         if surface in _COMMON_WORDS or surface in _COMMAND_WORDS or surface in _DATE_WORDS:
             return False
         if lemma in self._lemma_vocab or lemma in self._short_vocab:
