@@ -470,6 +470,16 @@ def _cut_after_glued_numbers(text: str, masked: Sequence[str]) -> list[str]:
     return cut
 
 
+def _cut_particle_before_day(text: str, masked: Sequence[str]) -> list[str]:
+    """``masked`` with the particle between a custom form and a glued day word made a
+    boundary: 강릉은오늘비와 → ||||오늘비와, so 오늘 is found (a day word is otherwise only
+    found at the start of a word)."""
+    cut = list(masked)
+    for m in _DAY_AFTER_PARTICLE_RE.finditer("".join(masked)):
+        cut[m.start(1) : m.end(1)] = "|" * (m.end(1) - m.start(1))
+    return cut
+
+
 def _leftovers(text: str, spans: Sequence[_Span]) -> list[str]:
     return [
         m.group()
@@ -656,6 +666,9 @@ _POLITE_RE: Final = re.compile(
     r"(?:주시겠어요|주시겠습니까|주십시오|주실래요|주시겠나요|주실수있나요|주실수있어요"
     r"|주시면좋겠어요|주시면감사하겠습니다|주세용|줘용|줘여|줘라|주라|주셈|줘잉|주삼)$"
 )
+# Chat contractions of command words, before the command patterns: 담 노래 틀어 → 다음노래틀어
+# (담 is 다음 when a song word follows; the pattern must still match the whole message).
+_CONTRACTION_RE: Final = re.compile(r"담(?=곡|노래|음악|거|꺼|께|걸로|껄로|으로)")
 # Words of the built-in commands, for typo correction (일시정시 → 일시정지).
 _COMMAND_WORDS: Final = (
     *("그만", "정지", "중지", "종료", "일시정지", "일시중지", "잠깐", "잠시", "멈춰", "멈춤"),
@@ -680,6 +693,11 @@ _TYPO_ENDINGS: Final = frozenset(
 _DATE_WORDS: Final = (
     *("오늘", "내일", "모레", "글피", "어제", "그제", "그저께", "내일모레"),
     *(f"{d}요일" for d in "월화수목금토일"),
+)
+
+
+_DAY_AFTER_PARTICLE_RE: Final = re.compile(
+    r"\|(에서|은|는|이|가|도|에|의)(?=" + "|".join(sorted(_DATE_WORDS, key=len, reverse=True)) + ")"
 )
 
 
@@ -861,6 +879,14 @@ def _resolve_overlaps(candidates: Iterable[_Span]) -> list[_Span]:
 
 # =========================================================================== scoring
 
+# Everyday extra words that never stand for an entity (see Nlu._unknown_in_place).
+_FILLERS: Final = frozenset(
+    {"좀", "지금", "그냥", "한번", "한", "번", "빨리", "얼른", "제발", "이제", "다시", "계속"}
+    | {"막", "진짜", "정말", "너무", "아주", "혹시", "그럼", "일단", "우선", "또", "같이"}
+    | {"요즘", "오늘", "당장", "잠깐", "잠시", "아무거나", "아무", "뭐", "뭔가", "하나"}
+    | {"please", "plz", "pls", "now", "just"}
+)
+_CONTENT_WORD_RE: Final = re.compile(r"[가-힣]+|[A-Za-z]{2,}")
 _STOPWORDS: Final = frozenset(
     {"좀", "혹시", "그럼", "그냥", "제발", "한번", "나", "저", "너", "거", "것", "수", "있다"}
     | {"하다", "되다", "주다", "이다", "요", "어", "음", "그", "이", "저기", "지금", "막"}
@@ -918,6 +944,7 @@ class Nlu:
         self._invocation = _compact(invocation) if invocation else ""
         self._intent_names = [i.name for i in intents]
         self._lemma_vocab: set[str] = set()
+        self._last_tokens: tuple[str, list[Token]] | None = None
         self._lemma_longest = 0
 
         self._dictionary = _Dictionary()
@@ -977,6 +1004,7 @@ class Nlu:
             for (index, name, _, key, roles), feats in zip(raw, features, strict=True)
         ]
         self._example_norms = [self._norm(e.features) for e in self._examples]
+        self._places = self._entity_places(raw, entity_types)
         # Lemmas of the examples, for words glued together at parse time (see _lemmas).
         self._lemma_vocab = {
             f for f in df if "|" not in f and len(f) >= 2 and all(_is_hangul(c) for c in f)
@@ -1048,6 +1076,113 @@ class Nlu:
             words.extend(_DATE_WORDS)
         return words, starts
 
+    def _entity_places(
+        self,
+        raw: Iterable[tuple[int, str, list[str], str, dict[str, tuple[str, ...]]]],
+        entity_types: Sequence[EntityTypeSpec],
+    ) -> dict[str, dict[str, tuple[frozenset[str], frozenset[str]]]]:
+        """Per intent and entity type: the words that follow the entity in the examples
+        (``<PLAYLIST> 틀다``) plus the head words of its multi-word forms (음악 of 신나는
+        음악), and the words that come right before it (정답 of 정답은 ``<ANSWER>``). An
+        unknown word next to them sits in the entity's place."""
+        heads: dict[str, set[str]] = {}
+        for spec in entity_types:
+            for value, synonyms in spec.values.items():
+                for form in (value, *synonyms):
+                    if len(form.split()) > 1:
+                        toks = self._tokenizer.tokenize(form)
+                        if toks:
+                            heads.setdefault(spec.name, set()).add(toks[-1].lemma)
+        after: dict[str, dict[str, set[str]]] = {}
+        before: dict[str, dict[str, set[str]]] = {}
+        for _, name, seq, _, _ in raw:
+            for a, b in itertools.pairwise(seq):
+                if a.startswith("<") and not b.startswith("<"):
+                    after.setdefault(name, {}).setdefault(a[1:-1], set()).add(b)
+                if b.startswith("<") and not a.startswith("<"):
+                    before.setdefault(name, {}).setdefault(b[1:-1], set()).add(a)
+        out: dict[str, dict[str, tuple[frozenset[str], frozenset[str]]]] = {}
+        for name in {*after, *before}:
+            types = {*after.get(name, {}), *before.get(name, {})}
+            out[name] = {
+                t: (
+                    frozenset(after.get(name, {}).get(t, set()) | heads.get(t, set())),
+                    frozenset(before.get(name, {}).get(t, set())),
+                )
+                for t in types
+            }
+        return out
+
+    def _tokens(self, text: str) -> list[Token]:
+        """``text`` tokenized; the last text is remembered (scoring and the entity-place
+        check of one parse tokenize the same body)."""
+        last = self._last_tokens
+        if last is not None and last[0] == text:
+            return last[1]
+        tokens = self._tokenizer.tokenize(text)
+        self._last_tokens = (text, tokens)
+        return tokens
+
+    def _unknown_in_place(self, text: str, spans: Sequence[_Span], intent: str) -> list[str]:
+        """Unknown content words where an entity of ``intent`` belongs but none was found:
+        ``dance`` in "dance 음악 틀어줘" (the PLAYLIST place, before 음악). Answering such a
+        turn with the parameter's default would answer another question, so these words go
+        to ``unresolved`` and the engine asks. Fillers (좀, 지금, 그냥, 한번), particles and
+        words the play's examples use are never unknown."""
+        places = self._places.get(intent)
+        if not places:
+            return []
+        found = {s.type for s in spans}
+        missing = [anchors for t, anchors in places.items() if t not in found]
+        if not missing:
+            return []
+        items: list[tuple[str, str | None]] = []  # (lemma, surface when unknown)
+        tokens = self._tokens(text)
+        starts = {t.start for t in tokens}
+        for tok in tokens:
+            if any(tok.start < s.end and tok.end > s.start for s in spans):
+                items.append(("<>", None))
+                continue
+            lemma = tok.lemma
+            if lemma in _STOPWORDS or lemma in _FILLERS:
+                continue
+            end = tok.end  # with its ending, as typed (Kiwi: 크 of 크게)
+            while end < len(text) and _is_hangul(text[end]) and end not in starts:
+                end += 1
+            word = text[tok.start : end]
+            unknown = self._is_unknown(lemma, word)
+            if unknown and items and items[-1][1] is not None and tok.start > 0:
+                # Kiwi splits an unknown word (잔잔하구만 → 잔잔, 하구): report it once.
+                last = items[-1][1]
+                start = text.rfind(last, 0, tok.start)
+                if start >= 0 and not text[start + len(last) : tok.start].strip():
+                    items[-1] = (lemma, text[start : tok.end])
+                    continue
+            items.append((lemma, word if unknown else None))
+        out: list[str] = []
+        for i, (_, surface) in enumerate(items):
+            if surface is None:
+                continue
+            nxt = items[i + 1][0] if i + 1 < len(items) else None
+            prev = items[i - 1][0] if i > 0 else None
+            placed = any(nxt in follow or prev in lead for follow, lead in missing)
+            if placed and surface not in out:
+                out.append(surface)
+        return out
+
+    def _is_unknown(self, lemma: str, surface: str) -> bool:
+        if not _CONTENT_WORD_RE.fullmatch(surface) or surface in _FILLERS:
+            return False
+        if len(surface) >= 2 and surface[-1] in "게히":
+            return False  # an adverb (크게, 조용히) says how, not which
+        if surface in _COMMON_WORDS or surface in _COMMAND_WORDS or surface in _DATE_WORDS:
+            return False
+        if lemma in self._lemma_vocab or lemma in self._short_vocab:
+            return False
+        if self._known_form(lemma) is not None or self._known_form(surface) is not None:
+            return False
+        return not (len(surface) >= 2 and _is_hangul(surface[0]) and self._segment(surface))
+
     def _learn_form(self, type_name: str, text: str) -> None:
         if type_name in SUPPORTED_BUILTIN_TYPES:
             self._builtin_types.add(type_name)
@@ -1088,6 +1223,8 @@ class Nlu:
                 for c in candidates:
                     masked[c.start : c.end] = "|" * (c.end - c.start)
                 cut = _cut_after_glued_numbers(text, masked) if "BID_QT" in builtin else masked
+                if "BID_DT_DAY" in builtin:
+                    cut = _cut_particle_before_day(text, cut)
                 seen = {(m.type, m.start, m.end) for m in found}
                 found.extend(
                     m
@@ -1109,7 +1246,7 @@ class Nlu:
     def _sequence(self, text: str, spans: Sequence[_Span]) -> list[str]:
         """Content lemmas with entity spans replaced by ``<TYPE>`` placeholders, in order."""
         items: list[tuple[int, str]] = [(s.start, _placeholder(s.type)) for s in spans]
-        for tok in self._tokenizer.tokenize(text):
+        for tok in self._tokens(text):
             if any(tok.start < s.end and tok.end > s.start for s in spans):
                 # A word glued to an entity ("12월25일인데무슨요일이야"): the rest of it.
                 items.extend(self._outside(text, tok, spans))
@@ -1318,6 +1455,11 @@ class Nlu:
             if self._near is not None:
                 taken = [(s.start, s.end) for s in spans] + [(c.start, c.end) for c in corrections]
                 unresolved.extend(c.typed for c in self._near.correct(body, taken)[1])
+            unresolved.extend(
+                w
+                for w in self._unknown_in_place(body, spans, intent)
+                if not any(w in u or u in w for u in unresolved)
+            )
         if expected is not None:
             entities = [e for e in entities if e.type in expected]
             counts = Counter(e.type for e in entities)
@@ -1384,7 +1526,7 @@ class Nlu:
         return end + m.end(), remainder
 
     def _match_builtin(self, compact: str, only: Collection[str] | None = None) -> str | None:
-        compact = _POLITE_RE.sub("줘", compact)
+        compact = _CONTRACTION_RE.sub("다음", _POLITE_RE.sub("줘", compact))
         for name, pattern in _BUILTIN_PATTERNS.items():
             if name not in self._builtin_intents or (only is not None and name not in only):
                 continue
