@@ -144,28 +144,40 @@ def test_every_item_is_labelled_with_the_plays_definitions(name: str) -> None:
 
 
 def test_the_sets_are_found() -> None:
-    assert {"dev", "heldout", "heldout2", "heldout3"} <= set(SET_NAMES)
+    assert {"dev", "heldout", "heldout2", "heldout3", "heldout4"} <= set(SET_NAMES)
 
 
-def test_the_blind_set_covers_the_issue() -> None:
-    """heldout3: ≥ 160 items over all four plays and every kind, ≥ 20 out of domain, no
-    repeated text and no text (spacing ignored) shared with the other sets."""
-    items = _items("heldout3")
-    assert len(items) >= 160
+@pytest.mark.parametrize(("name", "size", "ood"), [("heldout3", 160, 20), ("heldout4", 200, 25)])
+def test_the_blind_sets_cover_the_issue(name: str, size: int, ood: int) -> None:
+    """A blind set: ≥ ``size`` items over all four plays and every kind, ≥ ``ood`` out of
+    domain, no repeated text and no text (spacing ignored) shared with the other sets."""
+    items = _items(name)
+    assert len(items) >= size
     kinds = Counter(item["kind"] for item in items)
     assert set(kinds) == KINDS
-    assert kinds["ood"] >= 20
+    assert kinds["ood"] >= ood
     assert set(Counter(item["play"] for item in items)) == set(PLAYS)
     texts = ["".join(str(item["text"]).split()) for item in items]
     assert len(set(texts)) == len(texts)
     others = {
         "".join(str(item["text"]).split())
-        for name in SET_NAMES
-        if name != "heldout3"
-        for item in _items(name)
+        for other in SET_NAMES
+        if other != name
+        for item in _items(other)
     }
-    shared = sorted(set(texts) & others)  # only heldout3's own texts in the message
+    shared = sorted(set(texts) & others)  # only this set's own texts in the message
     assert not shared, shared
+
+
+def test_the_fourth_blind_set_is_balanced() -> None:
+    """heldout4: every kind within a third of the mean share, every play in every kind but
+    numeral (music has no numbers), and every play with out-of-domain items."""
+    items = _items("heldout4")
+    kinds = Counter(item["kind"] for item in items)
+    mean = len(items) / len(KINDS)
+    assert all(2 * mean / 3 <= n <= 4 * mean / 3 for n in kinds.values()), kinds
+    for kind in KINDS - {"numeral"}:
+        assert {item["play"] for item in items if item["kind"] == kind} == set(PLAYS), kind
 
 
 @pytest.mark.parametrize(
