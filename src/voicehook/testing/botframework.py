@@ -33,12 +33,13 @@ The engine-side keys (``intent``, ``entities``, ``calls``, ``params``, ...) are 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from voicehook.botframework.auth import BotAuthConfig
+from voicehook.botframework.auth import ANONYMOUS_WARNING, BotAuthConfig
 from voicehook.botframework.skill import DEFAULT_PATH, BotFrameworkChannel, EngineFactory
 from voicehook.dialog.caller import PlayCaller
 from voicehook.dialog.engine import (
@@ -338,6 +339,21 @@ async def _conversation(client: BotFrameworkClient, conv: ConversationSpec) -> C
     return rep
 
 
+class _Once(logging.Filter):
+    """Lets the anonymous-mode warning through once per run (each conversation starts its
+    own skill, and each start would say it again)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() != ANONYMOUS_WARNING:
+            return True
+        seen, self.seen = self.seen, True
+        return not seen
+
+
 async def arun_botframework_transcripts(
     path: str | Path,
     *,
@@ -354,34 +370,53 @@ async def arun_botframework_transcripts(
             f"{path}: names a backend; --channel botframework runs the play in process only"
         )
     play = load_play(str(transcript.play))
-    definition = play.definition
     report = Report(Path(path))
     recognisers: dict[tuple[float, bool | None], Recognizer] = {}
-    for conv, scope in zip(
-        transcript.conversations, session_scopes(transcript.conversations), strict=True
-    ):
-        merged = {**definition.settings, **transcript.settings, **conv.settings}
-        merged.update(settings or {})
-        eng_settings, _ = EngineSettings.from_mapping(merged)
-
-        key = (eng_settings.nlu_threshold, eng_settings.audio_player)
-
-        def engine(
-            app: AppContext, eng: EngineSettings = eng_settings, k: Any = key
-        ) -> DialogEngine:
-            built = DialogEngine(
-                definition,
-                PlayCaller(play, app),
-                settings=eng,
-                tokenizer=tokenizer,
-                nlu=recognisers.get(k),
+    once = _Once()
+    logger = logging.getLogger("voicehook.botframework")
+    logger.addFilter(once)
+    try:
+        for conv, scope in zip(
+            transcript.conversations, session_scopes(transcript.conversations), strict=True
+        ):
+            report.conversations.append(
+                await _run(play, conv, scope, recognisers, tokenizer, transcript.settings, settings)
             )
-            recognisers[k] = built.nlu  # one recogniser per setting combination
-            return built
-
-        ids = seeded_session_ids(eng_settings.seed, scope)
-        async with BotFrameworkClient(
-            botframework_test_app(play, engine), conversation_ids=ids
-        ) as client:
-            report.conversations.append(await _conversation(client, conv))
+    finally:
+        logger.removeFilter(once)
     return report
+
+
+async def _run(
+    play: Play,
+    conv: ConversationSpec,
+    scope: str,
+    recognisers: dict[tuple[float, bool | None], Recognizer],
+    tokenizer: Tokenizer | None,
+    file_settings: Mapping[str, Any],
+    settings: Mapping[str, Any] | None,
+) -> ConversationReport:
+    """One conversation on a skill of its own (its engine settings, a fresh store)."""
+    definition = play.definition
+    merged = {**definition.settings, **file_settings, **conv.settings}
+    merged.update(settings or {})
+    eng_settings, _ = EngineSettings.from_mapping(merged)
+
+    key = (eng_settings.nlu_threshold, eng_settings.audio_player)
+
+    def engine(app: AppContext) -> DialogEngine:
+        built = DialogEngine(
+            definition,
+            PlayCaller(play, app),
+            settings=eng_settings,
+            tokenizer=tokenizer,
+            nlu=recognisers.get(key),
+        )
+        recognisers[key] = built.nlu  # one recogniser per setting combination
+        return built
+
+    ids = seeded_session_ids(eng_settings.seed, scope)
+    async with BotFrameworkClient(
+        botframework_test_app(play, engine), conversation_ids=ids
+    ) as client:
+        return await _conversation(client, conv)
