@@ -1,6 +1,9 @@
 """``voicehook test TRANSCRIPTS.yaml``: run scripted conversations and check expectations.
 
 A play folder stands for its ``transcripts.yaml`` (``voicehook test examples/weather``).
+``--channel`` picks who runs the turns: NUGU's simulated Dialog Manager (the default),
+signed CEK requests to the CLOVA channel (``clova``), or activities to the play's Bot
+Framework skill in process (``botframework``).
 
 Exits 0 when every conversation passed, 1 when one failed (with a diff of expected and got),
 and 2 when a file or the play cannot be loaded.
