@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -204,13 +203,16 @@ async def test_the_examples_nugu_transcripts_pass_on_the_skill(name: str) -> Non
     assert report.passed, report.describe_failures()
 
 
-async def test_the_weather_bot_framework_transcript_passes_on_all_channels() -> None:
-    path = WEATHER / "botframework.transcripts.yaml"
+@pytest.mark.parametrize(("name", "conversations"), [("weather", 3), ("quiz", 2), ("music", 1)])
+async def test_the_examples_bot_framework_transcripts_pass_on_all_channels(
+    name: str, conversations: int
+) -> None:
+    path = EXAMPLES / name / "botframework.transcripts.yaml"
     tok = shared_tokenizer()
-    for report in await asyncio.gather(
-        run(path),
-        arun_transcripts(path, tokenizer=tok),
-        arun_clova_transcripts(path, tokenizer=tok),
+    for report in (
+        await run(path),
+        await arun_transcripts(path, tokenizer=tok),
+        await arun_clova_transcripts(path, tokenizer=tok),
     ):
         assert report.passed, report.describe_failures()
-        assert len(report.conversations) == 3
+        assert len(report.conversations) == conversations
