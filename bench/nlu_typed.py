@@ -5,10 +5,11 @@ Usage::
     .venv/bin/python -m bench.nlu_typed                      # dev set, kiwi
     .venv/bin/python -m bench.nlu_typed --set heldout        # the held-out set (score once)
     .venv/bin/python -m bench.nlu_typed --set heldout2       # the second held-out set
+    .venv/bin/python -m bench.nlu_typed --set heldout3       # the third, blind held-out set
     .venv/bin/python -m bench.nlu_typed --tokenizer simple --failures
 
-The sets are ``bench/typed_chat/{dev,heldout,heldout2}.yaml`` (format in their header). Each
-utterance is parsed by the recogniser the dialog engine builds for the play
+The sets are ``bench/typed_chat/{dev,heldout,heldout2,heldout3}.yaml`` (format in their
+header). Each utterance is parsed by the recogniser the dialog engine builds for the play
 (:func:`voicehook.dialog.recognizer.build_recognizer`), alone (no dialog context).
 
 - **understood**: the intent is right and the entities are exactly the gold ones (type or
@@ -212,7 +213,9 @@ def load_items(name: str) -> list[dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--set", choices=("dev", "heldout", "heldout2", "all"), default="dev")
+    parser.add_argument(
+        "--set", choices=("dev", "heldout", "heldout2", "heldout3", "all"), default="dev"
+    )
     parser.add_argument("--tokenizer", choices=("kiwi", "simple"), default="kiwi")
     parser.add_argument("--failures", action="store_true", help="list every failure")
     parser.add_argument("--json", type=Path, help="also write the table as JSON here")

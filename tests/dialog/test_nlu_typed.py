@@ -22,12 +22,14 @@ from voicehook.dialog.nlu import (
     Nlu,
     SimpleTokenizer,
     Tokenizer,
+    _word_forms,
 )
 from voicehook.dialog.recognizer import build_recognizer
 from voicehook.dialog.typed import (
     TypoCorrector,
     decompose,
     mask_noise,
+    pronounce,
     romanize,
     translate,
 )
@@ -99,6 +101,31 @@ def test_translate_reads_english_words_and_keeps_the_length() -> None:
     assert text == "6 더하기  7"
     assert [(f.typed, f.corrected, f.kind) for f in fixes] == [("plus", "더하기", "alias")]
     assert translate("서울 날씨") == ("서울 날씨", [])
+
+
+@pytest.mark.parametrize(
+    ("word", "heard"),
+    [
+        ("틀어줘", "트러줘"),
+        ("많이", "마니"),
+        ("없어", "업서"),
+        ("좋아", "조아"),
+        ("맛있어", "마시써"),
+        ("싫어", "시러"),
+        ("서울", "서울"),
+        ("날씨", "날씨"),
+    ],
+)
+def test_pronounce_applies_liaison(word: str, heard: str) -> None:
+    assert pronounce(word) == heard
+
+
+def test_typo_corrector_reads_a_spelling_as_heard() -> None:
+    fixer = TypoCorrector(["틀어줘", "알려줘"], endings=["요"])
+    fixed, (fix,) = fixer.correct("음악 트러줘요")
+    assert fixed == "음악 틀어줘요"
+    assert (fix.typed, fix.corrected, fix.distance) == ("트러줘", "틀어줘", 1)
+    assert fixer.correct("트럭")[1] == []
 
 
 def test_typo_corrector_fixes_one_jamo_and_protects_spans() -> None:
@@ -252,6 +279,148 @@ def test_out_of_domain_gets_no_intent(plays: dict[str, Nlu], play: str, text: st
     assert plays[play].parse(text).intent is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["-_-", "^^", "ㅋㅋㅋ", "ㅠㅠ", "...", "?!", "+_+", ":)", "x", "-", "+ - * /", "ㅡㅡ;", "÷×"],
+)
+@pytest.mark.parametrize("play", ["weather", "calc", "quiz", "music"])
+def test_no_word_content_no_intent(plays: dict[str, Nlu], play: str, text: str) -> None:
+    """Emoticons, laughter, punctuation and bare symbols are no evidence of an intent,
+    although -, + and x are operator forms in calc."""
+    result = plays[play].parse(text)
+    assert (result.intent, result.entities) == (None, [])
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("3-5", ["3", "빼기", "5"]),
+        ("2*3", ["2", "곱하기", "3"]),
+        ("7/4", ["7", "나누기", "4"]),
+        ("-3 더하기 5", ["-3", "더하기", "5"]),
+        ("3 x 5", ["3", "곱하기", "5"]),
+        ("12*3은? ㅋㅋ", ["12", "곱하기", "3"]),
+    ],
+)
+def test_arithmetic_with_symbols_still_works(
+    plays: dict[str, Nlu], text: str, values: list[str]
+) -> None:
+    result = plays["calc"].parse(text)
+    assert result.intent == "ask.calc"
+    assert [e.value for e in result.entities] == values
+
+
+def test_a_symbol_is_still_an_expected_entity(plays: dict[str, Nlu]) -> None:
+    """While the operator is asked for, "+" answers it (no intent, the entity)."""
+    result = plays["calc"].parse("+", expect_types=["OPERATOR"])
+    assert result.intent is None
+    assert [(e.type, e.value) for e in result.entities] == [("OPERATOR", "더하기")]
+    assert plays["calc"].parse("ㅋㅋ", expect_types=["OPERATOR"]).entities == []
+
+
+_NO_WORDS = (
+    "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ "  # ASCII punctuation and space
+    "…·ㆍ´｀¯°□︵┻━╯ლ益ಠ♡♥★☆♪×÷−＋－＊／"  # emoticon parts, symbols
+    "ㅋㅎㅠㅜㅡㄱㄴㅇㅗ"  # laughter, crying, ㄱㄱ / ㄴㄴ / ㅇㅇ
+    "😀😂👍🙏\u200d\ufe0f"
+)
+_ALL_PLAYS = {
+    (p, type(t).__name__): play_nlu(p, t)
+    for p in ("weather", "calc", "quiz", "music")
+    for t in TOKENIZERS
+}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=_NO_WORDS, min_size=1, max_size=20))
+def test_text_without_words_never_gets_an_intent(text: str) -> None:
+    """Property: a message of punctuation, emoticon characters, symbols and bare jamo
+    never gets an intent, in any example play, with either tokenizer."""
+    for (play, tok), nlu in _ALL_PLAYS.items():
+        result = nlu.parse(text)
+        assert result.intent is None, (play, tok, text, result)
+        assert result.entities == [], (play, tok, text, result)
+
+
+@pytest.mark.parametrize(
+    ("word", "form"),
+    [
+        ("추워", "춥"),  # ㅂ-irregular
+        ("더움", "덥"),  # informal nominal ㅁ, then ㅂ-irregular
+        ("비옴", "비오"),
+        ("내봐", "내"),  # an ending on a one-syllable stem
+        ("개요", "개"),
+        ("끄셈", "끄"),  # informal imperative
+        ("와", "오"),  # contracted vowel
+        ("알려", "알리"),
+        ("추워", "춥다"),  # Kiwi's dictionary form
+    ],
+)
+def test_word_forms_of_conjugated_words(word: str, form: str) -> None:
+    assert form in _word_forms(word)
+
+
+@pytest.mark.parametrize(
+    ("play", "text", "intent"),
+    [
+        ("weather", "명동지금추워?", "ask.weather"),  # glued, conjugated
+        ("weather", "제주도에비오니", "ask.weather"),  # glued particle and 1-syllable words
+        ("weather", "광주 지금 더움?", "ask.weather"),
+        ("weather", "낼 비옴?", "ask.weather"),
+        ("quiz", "문제 더 내봐", "quiz.start"),
+        ("quiz", "열 개요", "quiz.answer"),
+        ("music", "음악 끄셈", "NUGU.INTENT.stop"),
+        ("music", "신나는 음악 트러줘", "play.music"),  # typed as heard
+    ],
+)
+def test_conjugated_and_glued_words_with_either_tokenizer(
+    plays: dict[str, Nlu], play: str, text: str, intent: str
+) -> None:
+    assert plays[play].parse(text).intent == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("백나누기사는얼마야", ["100", "나누기", "4"]),
+        ("팔나누기이는얼마야", ["8", "나누기", "2"]),
+        ("삼더하기오를해줘", ["3", "더하기", "5"]),
+    ],
+)
+def test_a_number_glued_between_words_is_found(
+    plays: dict[str, Nlu], text: str, values: list[str]
+) -> None:
+    result = plays["calc"].parse(text)
+    assert [e.value for e in result.entities] == values
+    assert result.unresolved == []
+
+
+def test_a_score_lowered_by_a_correction_under_the_threshold_is_no_intent(
+    plays: dict[str, Nlu],
+) -> None:
+    """도와줘 is one jamo from 도야 (of "몇 도야"): read so, it scores 0.35 in the weather
+    play, under the threshold once the correction lowers it; no intent, not ask.weather."""
+    result = plays["weather"].parse("도와줘")
+    assert result.intent is None
+    assert plays["weather"].parse("서을 날씨 알려줘").intent == "ask.weather"
+
+
+def test_chat_spellings_of_everyday_words_are_not_corrected(plays: dict[str, Nlu]) -> None:
+    result = plays["weather"].parse("인천 날씨 어케 됨?")
+    assert result.intent == "ask.weather"
+    assert [(e.type, e.value) for e in result.entities] == [("LOCATION", "인천")]
+    assert result.corrections == []
+
+
+def test_unknown_parts_keep_a_glued_word_unknown() -> None:
+    """A word is split into known words only when every part is known (a lemma, a form
+    of one, a particle): 비밀번호 has 비 but 밀번호 is unknown."""
+    nlu = _WEATHER
+    assert nlu._segment("에비오") == [(1, "비"), (2, "오니")]
+    assert nlu._segment("비밀번호") is None
+    assert nlu.parse("비밀번호 알려줘").intent is None
+
+
 def test_typos_can_be_switched_off() -> None:
     nlu = Nlu(
         [IntentSpec("ask.weather", ["[서울](LOCATION) 날씨 알려줘"])],
@@ -310,12 +479,13 @@ def _typed_bench() -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize("part", ["dev", "heldout"])
+@pytest.mark.parametrize("part", ["dev", "heldout", "heldout2"])
 @pytest.mark.parametrize("tokenizer", TOKENIZERS, ids=lambda t: type(t).__name__)
 def test_typed_chat_sets_meet_the_issue_targets(tokenizer: Tokenizer, part: str) -> None:
     """bench/typed_chat: ≥ 95% fully understood, no out-of-domain utterance given an intent,
     nothing answered wrongly without asking (docs/nlu.md has the tables). The held-out set
-    was scored blind once (94.6%); since then it is a regression guard like the dev set."""
+    was scored blind once (94.6%), heldout2 too (95.3%); since then both are regression
+    guards like the dev set."""
     bench = _typed_bench()
     tallies = bench.evaluate(bench.load_items(part), tokenizer)
     total = bench.Tally()

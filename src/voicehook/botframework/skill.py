@@ -259,7 +259,7 @@ class BotFrameworkChannel:
         if activity.type == ActivityTypes.MESSAGE:
             text = activity.text or ""
             if values and not (await runtime.state(session)).active:
-                return _intent_input(runtime.engine, text, values)
+                return await _intent_input(runtime.engine, text, values)
             return UserText(text)
         if activity.type == ActivityTypes.EVENT and activity.name in self._intents:
             return Intent(activity.name, values or {})
@@ -340,12 +340,12 @@ def _slots(value: Any) -> dict[str, str] | None:
     return slots or None
 
 
-def _intent_input(engine: DialogEngine, text: str, values: dict[str, str]) -> TurnInput:
+async def _intent_input(engine: DialogEngine, text: str, values: dict[str, str]) -> TurnInput:
     """The first turn of a session with values: the NLU's intent for ``text``, with its
     entities and the values as slots (the values win). No intent: the text alone."""
     if not text.strip():
         return UserText(text)
-    parsed = engine.nlu.parse(text)
+    parsed = await engine.recognize(text)
     if parsed.intent is None:
         logger.info("Bot Framework: values came with text that matches no intent; ignored")
         return UserText(text)

@@ -41,6 +41,9 @@ from voicehook.dialog.prompts import (
     parse_template,
 )
 from voicehook.dialog.recognizer import (
+    AnyRecognizer,
+    AsyncOnly,
+    AsyncRecognizer,
     Recognizer,
     build_recognizer,
     confirm_prompt,
@@ -349,7 +352,7 @@ class DialogEngine:
         nlu: Recognizer | None = None,
         tokenizer: Tokenizer | None = None,
         session_scope: str | None = None,
-        recognizer: Recognizer | None = None,
+        recognizer: AnyRecognizer | None = None,
     ) -> None:
         self.definition = definition
         self.session_scope = session_scope
@@ -363,7 +366,7 @@ class DialogEngine:
         )
         if recognizer is None and nlu is None and settings.recognizer:
             recognizer = load_recognizer(settings.recognizer, definition)
-        self.nlu: Recognizer = (
+        chosen = (
             recognizer
             or nlu
             or build_recognizer(
@@ -373,6 +376,11 @@ class DialogEngine:
                 threshold=settings.nlu_threshold,
             )
         )
+        #: An asynchronous recogniser's ``recognize`` (awaited for text turns), else None:
+        #: decided once here, so a synchronous one costs nothing more per turn.
+        self._recognize = chosen.recognize if isinstance(chosen, AsyncRecognizer) else None
+        #: The synchronous face of the recogniser, for callers that cannot await.
+        self.nlu: Recognizer = chosen if isinstance(chosen, Recognizer) else AsyncOnly(chosen)
         #: Prompt choice when no seed is set: one generator, not one seeded per turn
         #: (seeding from the OS costs more than the rest of a simple turn).
         self._rng = random.Random()
@@ -409,6 +417,13 @@ class DialogEngine:
     def new_state(self) -> DialogState:
         """The state before the first turn: no session, an idle AudioPlayer."""
         return DialogState()
+
+    async def recognize(self, text: str, *, expect_types: Sequence[str] | None = None) -> NluResult:
+        """The recogniser's result for ``text``: awaited for an asynchronous recogniser,
+        called for a synchronous one (channels use it outside a turn)."""
+        if self._recognize is None:
+            return self.nlu.parse(text, expect_types=expect_types)
+        return await self._recognize(text, expect_types=expect_types)
 
     async def turn(
         self,
@@ -603,7 +618,10 @@ class DialogEngine:
             parsed_intent: str | None = INTENT_OPEN
             score, entities = 1.0, []
         else:
-            nlu = self.nlu.parse(text, expect_types=expect)
+            if self._recognize is None:
+                nlu = self.nlu.parse(text, expect_types=expect)
+            else:
+                nlu = await self._recognize(text, expect_types=expect)
             parsed_intent, score, entities = nlu.intent, nlu.score, nlu.entities
             if await self._doubt(ctx, nlu):
                 return

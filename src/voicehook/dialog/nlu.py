@@ -373,6 +373,103 @@ def _copula_after_form(masked: Sequence[str], start: int, end: int) -> bool:
     )
 
 
+# Arithmetic symbols read as operator words (+, -, x, ÷): forms, but not words.
+_SYMBOL_FORMS: Final = frozenset(a for forms in BUILTIN_ALIASES.values() for a in forms)
+
+
+def _is_word_char(ch: str) -> bool:
+    """A Hangul syllable, a Latin letter or a digit (ASCII or full width). Letters of
+    other scripts in Korean chat are emoticon parts (ಠ益ಠ, ლ)."""
+    return _is_hangul(ch) or (ch.isalnum() and (ch.isascii() or "\uff10" <= ch <= "\uff5a"))
+
+
+def _has_words(text: str, spans: Sequence[_Span]) -> bool:
+    """Whether ``text`` has word content: a word character (:func:`_is_word_char`) that
+    is not an arithmetic symbol form (the ``x`` of ``3 x 5``). Noise is masked before,
+    so ``ㅋㅋ``, ``^^`` and ``-_-`` have none; ``3-5`` and ``빼기`` have some."""
+    symbols = [(s.start, s.end) for s in spans if text[s.start : s.end].lower() in _SYMBOL_FORMS]
+    return any(
+        _is_word_char(ch) and all(not a <= i < b for a, b in symbols) for i, ch in enumerate(text)
+    )
+
+
+_SEGMENT_LONGEST: Final = 12
+# Informal written endings (비옴, 끄셈, 어케됨) besides the particles and endings the simple
+# tokenizer strips.
+_INFORMAL_ENDINGS: Final = ("셈", "삼", "음", "임", "듯", "당", "용", "여", "욤")
+_T_MIEUM: Final = 16  # the final consonant ㅁ
+_T_BIEUP: Final = 17  # the final consonant ㅂ
+
+
+def _final(ch: str) -> int:
+    """The final consonant index of a Hangul syllable (0: none)."""
+    return (ord(ch) - 0xAC00) % 28
+
+
+def _with_final(ch: str, final: int) -> str:
+    return chr(ord(ch) - _final(ch) + final)
+
+
+# Contracted vowels of 아/어 endings and their stems: 와 → 오, 줘 → 주, 봐 → 보, 려 → 리.
+_CONTRACTED: Final = {"ㅘ": "ㅗ", "ㅝ": "ㅜ", "ㅕ": "ㅣ", "ㅙ": "ㅚ"}
+_VOWELS: Final = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
+
+
+def _uncontract(ch: str) -> str | None:
+    index = ord(ch) - 0xAC00
+    vowel = _VOWELS[(index % (21 * 28)) // 28]
+    stem = _CONTRACTED.get(vowel)
+    if stem is None or index % 28:
+        return None
+    return chr(0xAC00 + (index // (21 * 28)) * 21 * 28 + _VOWELS.index(stem) * 28)
+
+
+def _word_forms(word: str) -> list[str]:
+    """Other forms of a conjugated Hangul word, most likely first, for comparing it with
+    the examples' lemmas: endings removed (내봐 → 내, 개요 → 개, 끄셈 → 끄), the informal
+    nominal ㅁ dropped (비옴 → 비오, 더움 → 더우), ㅂ-irregular stems (추워 → 춥, 더우 → 덥),
+    contracted vowels (와 → 오, 알려 → 알리), and each with 다 (춥다: Kiwi's lemmas)."""
+    bases = [word]
+    for suffix in (*_SIMPLE_SUFFIXES, *_INFORMAL_ENDINGS):
+        if word.endswith(suffix) and len(word) > len(suffix):
+            bases.append(word[: -len(suffix)])
+    if _final(word[-1]) == _T_MIEUM:
+        bases.append(word[:-1] + _with_final(word[-1], 0))
+    out: list[str] = []
+    for base in bases:
+        out.append(base)
+        last = base[-1]
+        if len(base) >= 2 and last in "워와우운울웠" and not _final(base[-2]):
+            out.append(base[:-2] + _with_final(base[-2], _T_BIEUP))
+        plain = _uncontract(last)
+        if plain is not None:
+            out.append(base[:-1] + plain)
+    out.extend([f + "다" for f in out])
+    return [f for f in out[1:] if f]
+
+
+def _cut_after_glued_numbers(text: str, masked: Sequence[str]) -> list[str]:
+    """``masked`` with a boundary after a number word that follows a custom form and takes
+    a topic or object particle before more Hangul: 백나누기사는얼마야 → 백|||사는|마야, so
+    사 is found (a number glued between words is otherwise only found at the word end)."""
+    cut = list(masked)
+    for i in range(1, len(text)):
+        if masked[i - 1] != "|" or masked[i] == "|":
+            continue
+        for n in (1, 2, 3):
+            j = i + n
+            if (
+                j + 1 < len(text)
+                and text[j] in "은는을를"
+                and _is_hangul(text[j + 1])
+                and masked[j + 1] != "|"
+                and parse_korean_number(text[i:j]) is not None
+            ):
+                cut[j + 1] = "|"
+                break
+    return cut
+
+
 def _leftovers(text: str, spans: Sequence[_Span]) -> list[str]:
     return [
         m.group()
@@ -412,7 +509,8 @@ _NOUN_TAIL: Final = (
     r"(?:해|하기|하자|할래|해라|해요|합니다|하세요|해봐|시켜|)"
     r"(?:줘|줄래|주세요|줘요|줄래요|봐|)요?"
 )
-_VERB_TAIL: Final = r"(?:줘|줄래|주세요|줘요|줄래요|봐|라|요|)요?"
+# ...셈/삼: informal written imperatives on the stem (끄셈, 멈추삼).
+_VERB_TAIL: Final = r"(?:줘|줄래|주세요|줘요|줄래요|봐|라|요|셈|삼|)요?"
 _FILLER: Final = r"(?:이제|그냥|좀|다|제발|그럼|지금|바로)*"
 
 
@@ -456,6 +554,7 @@ _BUILTIN_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
             nouns=("그만", "정지", "중지", "종료", "스탑", "스톱", "끝", "닫기", "stop", "quit"),
             verbs=(
                 *("멈춰", "멈추", "닫아", "끝내", "끝내자", "끝낼래", "나가", "나갈래", "꺼"),
+                *("끄", "끌래", "끄자"),
                 *("그만꺼", "그만멈춰", "그만틀어", "exit"),
                 *("그만들을래", "그만듣자", "그만둘래", "그만두자", "그만둬", "그만할게"),
             ),
@@ -571,6 +670,8 @@ _COMMON_WORDS: Final = (
     *("그거", "여기", "거기", "저기", "우리", "나랑", "너랑", "얼마", "뭐야", "뭐지", "어디"),
     *("언제", "누구", "왜요", "네네", "아니", "아니야", "맞아", "좋아", "싫어", "고마워"),
     *("감사", "안녕", "배고파", "심심해", "사랑", "오케이", "괜찮아", "모르겠어", "몰라"),
+    # chat spellings of everyday words (어케 is 어떻게, not 어제)
+    *("어케", "어떡해", "왜케", "머해", "뭐해", "걍", "암튼", "근데", "넘", "젤", "글구"),
 )
 # What may follow a corrected word start in the same word: particles and endings.
 _TYPO_ENDINGS: Final = frozenset(
@@ -881,6 +982,13 @@ class Nlu:
             f for f in df if "|" not in f and len(f) >= 2 and all(_is_hangul(c) for c in f)
         }
         self._lemma_longest = max((len(f) for f in self._lemma_vocab), default=0)
+        self._short_vocab = {f for f in df if len(f) == 1 and _is_hangul(f)}
+        # Other forms of the examples' lemmas (덥니 → 덥, 덥다), for conjugated words.
+        self._form_index: dict[str, str] = {}
+        for lemma in sorted(self._lemma_vocab | self._short_vocab, key=lambda f: (len(f), f)):
+            for form in _word_forms(lemma):
+                if form not in _STOPWORDS and form not in _SIMPLE_SUFFIXES:
+                    self._form_index.setdefault(form, lemma)
         self._exact: dict[str, _Example] = {}
         for example in self._examples:
             self._exact.setdefault(example.key, example)
@@ -979,10 +1087,11 @@ class Nlu:
                 masked = list(text)
                 for c in candidates:
                     masked[c.start : c.end] = "|" * (c.end - c.start)
+                cut = _cut_after_glued_numbers(text, masked) if "BID_QT" in builtin else masked
                 seen = {(m.type, m.start, m.end) for m in found}
                 found.extend(
                     m
-                    for m in find_builtin_entities("".join(masked), builtin)
+                    for m in find_builtin_entities("".join(cut), builtin)
                     if (m.type, m.start, m.end) not in seen
                     and not _copula_after_form(masked, m.start, m.end)
                 )
@@ -1015,10 +1124,10 @@ class Nlu:
         for s in sorted(spans, key=lambda s: s.start):
             if s.end <= pos or s.start >= tok.end:
                 continue
-            if s.start - pos >= 2:
+            if s.start - pos >= 1:
                 out.extend(self._piece(text, pos, s.start))
             pos = max(pos, s.end)
-        if tok.end - pos >= 2:
+        if tok.end - pos >= 1:
             out.extend(self._piece(text, pos, tok.end))
         return out
 
@@ -1033,7 +1142,16 @@ class Nlu:
         longest-match scan over the examples' lemmas, for words typed without spaces."""
         if lemma in _STOPWORDS:
             return []
-        if len(lemma) < 3 or lemma in self._lemma_vocab or not self._lemma_vocab:
+        if lemma in self._lemma_vocab or not self._lemma_vocab or lemma in self._short_vocab:
+            return [(start, lemma)]
+        if len(lemma) >= 2 and all(_is_hangul(c) for c in lemma):
+            known = self._known_form(lemma)
+            if known is not None:
+                return [(start, known)]
+            parts = self._segment(lemma)
+            if parts is not None:
+                return [(start + i, w) for i, w in parts]
+        if len(lemma) < 3:
             return [(start, lemma)]
         found: list[tuple[int, str]] = []
         i = 0
@@ -1046,6 +1164,51 @@ class Nlu:
             else:
                 i += 1
         return found or [(start, lemma)]
+
+    def _known_form(self, word: str) -> str | None:
+        """The examples' lemma ``word`` is a form of (:func:`_word_forms`), or None."""
+        for form in (word, *_word_forms(word)):
+            if form in _STOPWORDS:
+                continue
+            if form in self._lemma_vocab or form in self._short_vocab:
+                return form
+            known = self._form_index.get(form)
+            if known is not None:
+                return known
+        return None
+
+    def _segment(self, word: str) -> list[tuple[int, str]] | None:
+        """``word`` read entirely as known lemmas (or their forms), particles and
+        stopwords, fewest pieces first: 지금추워 → 춥, 에비오 → 비, 오. None when some part
+        is unknown (so unrelated words do not become known ones)."""
+        if len(word) > _SEGMENT_LONGEST:
+            return None
+        # best[i]: the fewest pieces covering word[:i], and the lemmas found.
+        best: list[tuple[int, list[tuple[int, str]]] | None] = [None] * (len(word) + 1)
+        best[0] = (0, [])
+        for i in range(len(word)):
+            here = best[i]
+            if here is None:
+                continue
+            for j in range(i + 1, len(word) + 1):
+                piece = word[i:j]
+                lemma: str | None
+                if piece in _STOPWORDS or piece in _SIMPLE_SUFFIXES:
+                    lemma = ""
+                elif piece in self._lemma_vocab or piece in self._short_vocab:
+                    lemma = piece
+                else:
+                    lemma = self._known_form(piece)
+                if lemma is None:
+                    continue
+                found = here[1] + [(i, lemma)] if lemma else here[1]
+                there = best[j]
+                if there is None or here[0] + 1 < there[0]:
+                    best[j] = (here[0] + 1, found)
+        last = best[len(word)]
+        if last is None or not last[1]:
+            return None
+        return last[1]
 
     @staticmethod
     def _features(seq: Sequence[str]) -> set[str]:
@@ -1123,6 +1286,14 @@ class Nlu:
         compact = _compact(body)
         if not compact:
             return NluResult(None, 0.0, [], corrections)
+        if not _has_words(body, spans):
+            # Emoticons, laughter, punctuation and bare symbols (-_-, +_+, ?!) are no
+            # evidence of an intent. An expected entity typed as a symbol ("+" while the
+            # operator is asked) is still returned.
+            if expected is None:
+                return NluResult(None, 0.0, [], corrections)
+            heard = self._assign_roles(None, None, spans, offset)
+            return NluResult(None, 0.0, [e for e in heard if e.type in expected], corrections)
         if key in self._exact:
             best = self._exact[key]
             intent, score = best.intent, 1.0
@@ -1138,6 +1309,8 @@ class Nlu:
                     intent, score, best = found, _BUILTIN_SEARCH_SCORE, None
         if corrections and intent is not None:
             score = round(score * min(c.confidence for c in corrections), 4)
+            if best is not None and score < self._threshold and key not in self._exact:
+                intent, best = None, None  # read only through a corrected word: too weak
         entities = self._assign_roles(intent, best, spans, offset)
         unresolved: list[str] = []
         if intent is not None and not intent.startswith("NUGU.INTENT."):

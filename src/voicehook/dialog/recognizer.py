@@ -16,6 +16,9 @@ service or a model::
 
     engine = DialogEngine(definition, caller, recognizer=MyRecognizer())
 
+A recogniser that waits on a service implements ``async def recognize(text, *,
+expect_types=None)`` instead (:class:`AsyncRecognizer`); the engine awaits it.
+
 :func:`uncertain_entities` is the "never silently wrong" rule the engine applies to any
 recogniser's result (see ``docs/nlu.md``).
 """
@@ -43,6 +46,9 @@ from voicehook.dialog.particles import choose
 from voicehook.play.definition import Parameter, PlayDefinition
 
 __all__ = [
+    "AnyRecognizer",
+    "AsyncOnly",
+    "AsyncRecognizer",
     "Doubt",
     "Recognizer",
     "build_recognizer",
@@ -71,6 +77,46 @@ class Recognizer(Protocol):
     def parse(self, text: str, *, expect_types: Collection[str] | None = None) -> NluResult:
         """Recognise one utterance."""
         ...
+
+
+@runtime_checkable
+class AsyncRecognizer(Protocol):
+    """A recogniser that waits for something (an external NLU service, a model server).
+
+    The engine awaits ``recognize`` for every typed message, so a network call does not
+    block other sessions. The result follows the same rules as :meth:`Recognizer.parse`.
+    An object may have both ``recognize`` and ``parse``: the engine then awaits
+    ``recognize`` for turns, and callers that cannot wait (gateway intent routes) use
+    ``parse``. The built-in :class:`Nlu` is synchronous: it has no ``recognize``, and the
+    engine calls its ``parse`` directly, with no extra cost.
+    """
+
+    async def recognize(
+        self, text: str, *, expect_types: Collection[str] | None = None
+    ) -> NluResult:
+        """Recognise one utterance."""
+        ...
+
+
+AnyRecognizer = Recognizer | AsyncRecognizer
+
+
+class AsyncOnly:
+    """The synchronous face of an :class:`AsyncRecognizer` without ``parse``.
+
+    ``DialogEngine.nlu`` must have ``parse`` for callers that cannot await. For an
+    asynchronous-only recogniser that is this object: ``parse`` raises :class:`TypeError`
+    saying so (await ``DialogEngine.recognize`` instead, or give the recogniser a ``parse``).
+    """
+
+    def __init__(self, recognizer: AsyncRecognizer) -> None:
+        self.recognizer = recognizer
+
+    def parse(self, text: str, *, expect_types: Collection[str] | None = None) -> NluResult:
+        raise TypeError(
+            f"{type(self.recognizer).__name__} is asynchronous (recognize() only): "
+            "await DialogEngine.recognize(text), or give it a parse() method too"
+        )
 
 
 def build_recognizer(
@@ -123,7 +169,7 @@ class Doubt:
     choices: tuple[str, ...] = ()
 
 
-def load_recognizer(spec: str, definition: PlayDefinition) -> Recognizer:
+def load_recognizer(spec: str, definition: PlayDefinition) -> AnyRecognizer:
     """The recogniser named by the ``recognizer`` setting: ``"package.module:factory"``;
     ``factory(definition)`` returns it. Raises :class:`ValueError` when it cannot be loaded
     (a start-up error, with the reason)."""
@@ -135,8 +181,10 @@ def load_recognizer(spec: str, definition: PlayDefinition) -> Recognizer:
     except (ImportError, AttributeError) as exc:
         raise ValueError(f"recognizer {spec!r} cannot be loaded: {exc}") from exc
     recognizer = factory(definition)
-    if not isinstance(recognizer, Recognizer):
-        raise ValueError(f"recognizer {spec!r}: {attr}() returned no object with parse()")
+    if not isinstance(recognizer, Recognizer | AsyncRecognizer):
+        raise ValueError(
+            f"recognizer {spec!r}: {attr}() returned no object with parse() or recognize()"
+        )
     return recognizer
 
 

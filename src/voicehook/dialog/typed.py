@@ -31,6 +31,7 @@ __all__ = [
     "TypoCorrector",
     "decompose",
     "mask_noise",
+    "pronounce",
     "romanize",
     "translate",
 ]
@@ -238,6 +239,33 @@ class Correction:
 _WORD_RE: Final = re.compile(r"[가-힣]+|[A-Za-z]+")
 _MAX_PREFIX: Final = 6
 
+# Liaison (연음): a final consonant before a syllable starting with silent ㅇ is heard as
+# that syllable's initial. final index -> (final left behind, initial index); ㅎ is silent.
+_SOUND_SHIFT: Final[dict[int, tuple[int, int]]] = {
+    1: (0, 0), 2: (0, 1), 4: (0, 2), 7: (0, 3), 8: (0, 5), 16: (0, 6), 17: (0, 7),
+    19: (0, 9), 20: (0, 10), 22: (0, 12), 23: (0, 14), 24: (0, 15), 25: (0, 16),
+    26: (0, 17), 27: (0, 11), 3: (1, 9), 5: (4, 12), 6: (0, 2), 9: (8, 0), 10: (8, 6),
+    11: (8, 7), 15: (0, 5), 18: (17, 9),
+}  # fmt: skip
+
+
+def pronounce(word: str) -> str:
+    """``word`` spelled as it sounds, for liaison only: 틀어줘 → 트러줘, 많이 → 마니,
+    없어 → 업서, 좋아 → 조아. Users type what they hear; :class:`TypoCorrector` reads such
+    a spelling as the word it sounds like."""
+    codes = [ord(c) - _S_BASE if _S_BASE <= ord(c) <= _S_END else -1 for c in word]
+    for i in range(1, len(codes)):
+        prev, cur = codes[i - 1], codes[i]
+        if prev < 0 or cur < 0 or cur // (_V_COUNT * _T_COUNT) != 11:
+            continue
+        shift = _SOUND_SHIFT.get(prev % _T_COUNT)
+        if shift is None:
+            continue
+        left, initial = shift
+        codes[i - 1] = prev - prev % _T_COUNT + left
+        codes[i] = cur + (initial - 11) * _V_COUNT * _T_COUNT
+    return "".join(chr(_S_BASE + c) if c >= 0 else ch for c, ch in zip(codes, word, strict=True))
+
 
 def _allowed(length: int, latin: bool) -> int:
     """Edits allowed for a form of ``length`` syllables (letters for Latin words)."""
@@ -281,6 +309,7 @@ class TypoCorrector:
         self._known: set[str] = {w.lower() for w in keep}
         self._buckets: dict[tuple[int, bool], list[str]] = {}
         self._jamo: dict[tuple[int, bool], list[str]] = {}
+        self._sounds: dict[str, str] = {}  # a known word's liaison spelling -> the word
         words = [w.lower() for w in vocabulary]
         self._known.update(words)
         targets: set[str] = set()
@@ -293,6 +322,9 @@ class TypoCorrector:
             key = (len(w), w.isascii())
             self._buckets.setdefault(key, []).append(w)
             self._jamo.setdefault(key, []).append(decompose(w))
+            heard = pronounce(w)
+            if heard != w:
+                self._sounds.setdefault(heard, w)
 
     def __contains__(self, word: str) -> bool:
         return word.lower() in self._known
@@ -332,6 +364,9 @@ class TypoCorrector:
         if any(lower[:n] in self._known and self._rest_ok(lower[n:]) for n in lengths):
             return None
         for n in lengths:
+            heard = self._sounds.get(pronounce(lower[:n])) if n >= 2 and not latin else None
+            if heard is not None and heard != lower[:n] and self._rest_ok(lower[n:]):
+                return Correction(offset, offset + n, word[:n], heard, 1)
             allowed = _allowed(n, latin)
             bucket = self._jamo.get((n, latin))
             if not allowed or not bucket:
