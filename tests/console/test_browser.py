@@ -232,10 +232,8 @@ def test_botframework_in_the_browser_with_the_activities(console: Console, page:
     page.goto(console.url)
     page.wait_for_selector("text=weather")
     select_channel(page, "botframework", "anonymous mode")
-    assert page.is_disabled("#save")  # voicehook test has no Bot Framework channel
-    assert "voicehook test runs transcripts on NUGU and CLOVA only" in page.get_attribute(
-        "#save", "title"
-    )
+    assert not page.is_disabled("#save")
+    assert "voicehook test --channel botframework" in page.get_attribute("#save", "title")
     assert page.locator("#events button", has_text="endOfConversation").count() == 1
     assert "no AudioPlayer" in page.inner_text("#audio")
 
@@ -249,6 +247,21 @@ def test_botframework_in_the_browser_with_the_activities(console: Console, page:
     text = open_exchange(page, 1)
     assert '"deliveryMode": "expectReplies"' in text and '"text": "부산"' in text
     assert '"type": "endOfConversation"' in text and '"location": "부산"' in text
+
+    page.fill("#save-name", "bf-saved.yaml")
+    page.click("#save")
+    page.locator("#notice", has_text="--channel botframework").wait_for()
+    saved = console.folder / "bf-saved.yaml"
+    assert "--channel botframework" in saved.read_text(encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "voicehook", "test", str(saved), "--channel", "botframework"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1/1 conversations passed" in run.stdout
 
 
 def test_live_reload_keeps_the_conversation(console: Console, page: Any) -> None:

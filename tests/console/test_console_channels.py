@@ -3,6 +3,7 @@ conversation, without a browser (test_browser.py drives the page)."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.console.conftest import ROOT
+from voicehook.cli import main
 from voicehook.cli.console import forget_modules
 from voicehook.cli.loading import load_play
 from voicehook.console import ConsoleError, ConsoleSession, LoadedPlay, nugu_choices
@@ -27,6 +29,7 @@ from voicehook.dialog.session import (
 from voicehook.play.definition import parse_definition
 from voicehook.server.inprocess import call_asgi
 from voicehook.testing import shared_tokenizer
+from voicehook.testing.botframework import arun_botframework_transcripts
 from voicehook.testing.clova import ClovaClient, ClovaSigner, cek_request
 from voicehook.testing.clova_transcripts import arun_clova_transcripts
 from voicehook.testing.transcripts import arun_transcripts
@@ -177,8 +180,8 @@ async def test_clova_audioplayer_events_reach_the_play(music: ConsoleSession) ->
 async def test_botframework_activities_in_and_out(session: ConsoleSession) -> None:
     await session.select("botframework")
     info = session.info()
-    assert not info["transcripts"] and "anonymous" in info["channel_note"]
-    assert "no --channel botframework" in info["channel_note"]
+    assert info["transcripts"] and "anonymous" in info["channel_note"]
+    assert info["test_channel"] == "botframework"
     first = await session.turn({"user": "날씨 알려줘"})
     activity, out = exchanged(first)
     assert activity["type"] == "message" and activity["text"] == "날씨 알려줘"
@@ -198,8 +201,6 @@ async def test_botframework_activities_in_and_out(session: ConsoleSession) -> No
     assert second["session_ended"] and second["prompt"].startswith("부산 오늘 날씨는 ")
     assert second["entities"][0]["value"] == "부산"
 
-    with pytest.raises(ConsoleError, match="cannot be saved"):
-        session.save("bf.yaml")
     with pytest.raises(ConsoleError, match="no device events"):
         await session.turn({"event": "PlaybackStarted"})
 
@@ -219,6 +220,42 @@ async def test_botframework_end_of_conversation_and_no_jwt_bypass(
     headers = {"Content-Type": "application/json", "Authorization": "Bearer forged"}
     status, _, _ = await call_asgi(adapter._app, "POST", "/api/messages", b"{}", headers)
     assert status == 401
+
+
+async def test_botframework_conversation_saves_a_transcript_that_voicehook_test_runs(
+    session: ConsoleSession, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await session.select("botframework")
+    first = await session.turn({"user": "날씨 알려줘"})
+    assert first["channel"]["input_hint"] == "expectingInput"
+    await session.turn({"user": "부산"})
+    await session.turn({"reset": True})
+    await session.turn({"user": "날씨 알려줘"})
+    cancelled = await session.turn({"event": "endOfConversation"})
+    activity, _ = exchanged(cancelled)
+    assert activity["type"] == "endOfConversation"
+    await session.turn({"reset": True})
+    await session.turn({"user": "날씨 알려줘"})
+    stopped = await session.turn({"user": "그만"})
+    assert stopped["channel"]["end"] == "userCancelled"
+    path = session.save("bf-saved.yaml")
+    text = path.read_text(encoding="utf-8")
+    assert "# Run it: voicehook test bf-saved.yaml --channel botframework" in text
+    assert "intent:" not in text and "end_code: completedSuccessfully" in text
+    assert "end_code: userCancelled" in text and "event: endOfConversation" in text
+
+    report = await arun_botframework_transcripts(path, tokenizer=shared_tokenizer())
+    assert report.passed, report.describe_failures()
+    assert [c.turn_count for c in report.conversations] == [8]  # resets inside it
+    # The command line, as the file's header says (a thread: asyncio.run inside).
+    code = await asyncio.to_thread(main, ["test", str(path), "--channel", "botframework"])
+    assert code == 0, capsys.readouterr().out
+    assert "1/1 conversations passed" in capsys.readouterr().out
+
+    # The file pins what the user observed: another answer fails at that turn.
+    path.write_text(text.replace("어느 지역 날씨를", "어느 도시 날씨를", 1), encoding="utf-8")
+    failed = await arun_botframework_transcripts(path, tokenizer=shared_tokenizer())
+    assert [c.failed_turn for c in failed.conversations] == [1]
 
 
 # ------------------------------------------------------------------ reload keeps the conversation

@@ -70,9 +70,10 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
     p.add_argument("--api-key", help="send Authorization: token KEY, as a real device does")
     p.add_argument(
         "--channel",
-        choices=["nugu", "clova"],
+        choices=["nugu", "clova", "botframework"],
         default="nugu",
-        help="clova: each turn as a signed CEK request to the CLOVA channel",
+        help="clova: each turn as a signed CEK request to the CLOVA channel; botframework: "
+        "each line as a message activity to the play's Bot Framework skill, in process",
     )
     p.add_argument(
         "--clova-private-key", metavar="PEM", help="with --channel clova --backend: signing key"
@@ -342,6 +343,10 @@ def run(args: argparse.Namespace) -> int:
         from voicehook.cli.simulate_clova import run as run_clova
 
         return run_clova(args)
+    if getattr(args, "channel", "nugu") == "botframework":
+        from voicehook.cli.simulate_botframework import run as run_botframework
+
+        return run_botframework(args)
     try:
         engine, where = build_engine(args)
     except (TargetError, DefinitionError, ValueError) as exc:

@@ -1,6 +1,9 @@
 """``voicehook test TRANSCRIPTS.yaml``: run scripted conversations and check expectations.
 
 A play folder stands for its ``transcripts.yaml`` (``voicehook test examples/weather``).
+``--channel`` picks who runs the turns: NUGU's simulated Dialog Manager (the default),
+signed CEK requests to the CLOVA channel (``clova``), or activities to the play's Bot
+Framework skill in process (``botframework``).
 
 Exits 0 when every conversation passed, 1 when one failed (with a diff of expected and got),
 and 2 when a file or the play cannot be loaded.
@@ -40,9 +43,11 @@ def add_parser(sub: Any, name: str, help_text: str) -> None:
     p.add_argument("--seed", type=int, help="seed for random prompt choice")
     p.add_argument(
         "--channel",
-        choices=["nugu", "clova"],
+        choices=["nugu", "clova", "botframework"],
         default="nugu",
-        help="clova: every turn as a signed CEK request to the CLOVA channel (docs/clova.md)",
+        help="clova: every turn as a signed CEK request to the CLOVA channel (docs/clova.md); "
+        "botframework: every turn as an Activity to the play's Bot Framework skill, in process "
+        "(docs/botframework.md)",
     )
     p.add_argument(
         "--clova-private-key",
@@ -82,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             if args.channel == "clova":
                 report = asyncio.run(_clova(path, args, overrides))
+            elif args.channel == "botframework":
+                report = asyncio.run(_botframework(path, args, overrides))
             else:
                 report = asyncio.run(
                     arun_transcripts(
@@ -131,4 +138,16 @@ async def _clova(path: str | Path, args: argparse.Namespace, overrides: dict[str
         tokenizer=shared_tokenizer(),
         signer=signer,
         clova_path=args.clova_path,
+    )
+
+
+async def _botframework(
+    path: str | Path, args: argparse.Namespace, overrides: dict[str, Any]
+) -> Report:
+    from voicehook.testing.botframework import arun_botframework_transcripts
+
+    if args.backend:
+        raise ValueError("--channel botframework runs the play in process; drop --backend")
+    return await arun_botframework_transcripts(
+        path, settings=overrides, tokenizer=shared_tokenizer()
     )

@@ -3,7 +3,9 @@
 It drives the play's real :class:`~voicehook.botframework.skill.BotFrameworkChannel` on
 the play's own server app, in process (``/api/messages``), as a skill consumer (a root bot)
 would: a ``message`` activity per utterance, ``deliveryMode: expectReplies`` so the reply
-activities come back in the response body.
+activities come back in the response body. The activities go through the same
+:class:`~voicehook.testing.botframework.BotFrameworkClient` as ``voicehook test --channel
+botframework``, with the same conversation ids, so a saved conversation runs there as is.
 
 Authentication: the skill runs in anonymous mode (a :class:`BotAuthConfig` without an app
 id, the mode the Bot Framework Emulator uses locally), which accepts only calls *without*
@@ -14,15 +16,12 @@ this in-process skill only; ``voicehook serve --botframework`` keeps its own con
 
 from __future__ import annotations
 
-import itertools
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
-from voicehook.botframework.auth import BotAuthConfig
-from voicehook.botframework.skill import DEFAULT_PATH, BotFrameworkChannel
+from voicehook.botframework.skill import DEFAULT_PATH
 from voicehook.console.adapters import (
     ChannelAdapter,
     ChannelChoice,
@@ -36,33 +35,24 @@ from voicehook.console.adapters import (
     turn_view,
 )
 from voicehook.dialog.caller import PlayCaller
-from voicehook.dialog.engine import DeviceEvent, DialogEngine, Reset, TurnInput, UserText
+from voicehook.dialog.engine import DialogEngine, Reset, TurnInput
 from voicehook.dialog.nlu import Tokenizer
 from voicehook.dialog.session import DialogState
 from voicehook.play.context import AppContext
-from voicehook.server import Settings, create_app
-from voicehook.server.inprocess import call_asgi
-from voicehook.server.routing import Route
 from voicehook.store import MemoryStore
+from voicehook.testing.botframework import (
+    END_OF_CONVERSATION,
+    BotFrameworkClient,
+    botframework_test_app,
+)
+from voicehook.testing.clova_transcripts import seeded_session_ids
 
 __all__ = ["BF_EVENTS", "BotFrameworkAdapter", "botframework_choice"]
 
 #: The consumer may end the conversation: an ``endOfConversation`` activity.
-END_OF_CONVERSATION = "endOfConversation"
 BF_EVENTS: tuple[dict[str, str], ...] = (
     {"name": END_OF_CONVERSATION, "label": "endOfConversation"},
 )
-_USER = {"id": "console-user", "name": "사용자", "role": "user"}
-_BOT = {"id": "voicehook-skill", "name": "voicehook", "role": "skill"}
-
-
-def _json(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw.decode("utf-8", "replace")
 
 
 class BotFrameworkAdapter:
@@ -70,13 +60,13 @@ class BotFrameworkAdapter:
 
     name = "botframework"
     label = "Bot Framework skill (in process, anonymous)"
-    transcripts = False
+    transcripts = True
     test_channel = "botframework"
     note = (
         "Each turn is an Activity POSTed to the play's Bot Framework skill with "
         "expectReplies. The skill runs in anonymous mode (no app id): it accepts only calls "
-        "without a token, so no JWT is checked here. Save as transcript is not offered: "
-        "voicehook test runs transcripts on NUGU and CLOVA only (no --channel botframework)."
+        "without a token, so no JWT is checked here. A saved transcript runs with "
+        "voicehook test --channel botframework."
     )
     events = BF_EVENTS
 
@@ -84,14 +74,13 @@ class BotFrameworkAdapter:
         self.play = loaded.play
         self.definition = loaded.definition
         self.settings = engine_settings(self.definition, seed)
+        self.seed = self.settings.seed
         self.tokenizer = tokenizer
         self.store = MemoryStore()  # handed on to the next play on a reload
         self.engine: RecordingEngine | None = None
         self._app: Any = None
-        self._ids = itertools.count(1)
         self.scope = ""
-        self.resets = 0
-        self.conversation_id = ""
+        self.client = self._client("")
         self.dialog: DialogState | None = None
 
     def _engine(self, app: AppContext) -> DialogEngine:
@@ -106,66 +95,49 @@ class BotFrameworkAdapter:
         self.engine = engine
         return engine
 
+    def _client(self, scope: str) -> BotFrameworkClient:
+        # The conversation ids `voicehook test --channel botframework` gives this scope.
+        return BotFrameworkClient(
+            self._app,
+            conversation_ids=seeded_session_ids(self.seed, scope),
+            channel_id="voicehook-console",
+        )
+
     async def _target(self) -> Any:
         if self._app is None:
-            channel = BotFrameworkChannel(self.play, BotAuthConfig(), engine=self._engine)
-            self._app = create_app(
-                self.play,
-                Settings(),
-                store=self.store,
-                routes=[Route(DEFAULT_PATH, channel, exact=True)],
-            )
+            self._app = botframework_test_app(self.play, self._engine, store=self.store)
         if not self._app.started:
             await self._app.startup()
         return self._app
 
     def reset(self, scope: str) -> None:
-        self.scope, self.resets = scope, 0
-        self.conversation_id = f"console:{scope}"
+        self.scope = scope
+        self.client = self._client(scope)
         self.dialog = None
 
     def state(self) -> dict[str, Any]:
         dialog = self.dialog if self.dialog is not None else DialogState()
         return {
             "conversation": msgspec.to_builtins(dialog),
-            "botframework": {"conversation": {"id": self.conversation_id}},
+            "botframework": {"conversation": {"id": self.client.conversation_id}},
         }
-
-    def activity(self, user_input: TurnInput) -> dict[str, Any]:
-        """The Activity a skill consumer sends for ``user_input``."""
-        body: dict[str, Any] = {
-            "id": f"console-{next(self._ids)}",
-            "channelId": "voicehook-console",
-            "from": _USER,
-            "recipient": _BOT,
-            "conversation": {"id": self.conversation_id},
-            "locale": "ko-KR",
-            "deliveryMode": "expectReplies",
-        }
-        if isinstance(user_input, UserText):
-            return {"type": "message", **body, "text": user_input.text}
-        if isinstance(user_input, DeviceEvent) and user_input.type == END_OF_CONVERSATION:
-            return {"type": END_OF_CONVERSATION, **body, "code": "userCancelled"}
-        what = user_input.type if isinstance(user_input, DeviceEvent) else "this input"
-        raise ConsoleError(f"Bot Framework has no device events: {what} cannot be sent")
 
     async def turn(self, user_input: TurnInput) -> dict[str, Any]:
         if isinstance(user_input, Reset):  # a new conversation of the consumer
-            self.resets += 1
-            self.conversation_id = f"console:{self.scope}:{self.resets}"
+            await self.client.turn(user_input)  # nothing is sent
             self.dialog = None
             view = empty_view("reset")
             view["state"] = self.state()
             return view
-        activity = self.activity(user_input)
-        app = await self._target()
+        try:
+            activity = self.client.activity(user_input)
+        except ValueError as exc:
+            raise ConsoleError(str(exc)) from None
+        self.client.target = await self._target()
         if self.engine is not None:
             self.engine.last = None
-        body = json.dumps(activity, ensure_ascii=False).encode()
-        status, _, raw = await call_asgi(
-            app, "POST", DEFAULT_PATH, body, {"Content-Type": "application/json; charset=utf-8"}
-        )
-        data = _json(raw)
+        sent = await self.client.post(activity)
+        status, data = sent.status, sent.data
         result = self.engine.last if self.engine is not None else None
         if result is not None:
             self.dialog = result.state
@@ -175,15 +147,10 @@ class BotFrameworkAdapter:
                 self.dialog = None
             kind = activity["type"]
             view = empty_view("user") if kind == "message" else empty_view("event", kind)
-        replies = data.get("activities") if isinstance(data, dict) else None
-        replies = replies if isinstance(replies, list) else []
-        messages = [a for a in replies if isinstance(a, dict) and a.get("type") == "message"]
-        ended = [a for a in replies if isinstance(a, dict) and a.get("type") == END_OF_CONVERSATION]
-        text = " ".join(str(m.get("text") or "") for m in messages).strip()
-        hint = messages[-1].get("inputHint") if messages else None
-        view["prompt"] = text if messages else None
-        view["prompt_type"] = "wait" if hint == "expectingInput" else "end"
-        view["session_ended"] = bool(ended)
+        text = sent.text
+        view["prompt"] = text if sent.messages else None
+        view["prompt_type"] = "wait" if sent.waits else "end"
+        view["session_ended"] = sent.ended
         view["directives"] = []
         view["state"] = self.state()
         view["channel"] = {
@@ -191,9 +158,10 @@ class BotFrameworkAdapter:
             "status": status,
             "recognised": {"type": activity["type"], "text": activity.get("text")},
             "speech": text,
-            "input_hint": hint,
-            "end": ended[-1].get("code") if ended else None,
-            "directives": [],
+            "input_hint": sent.input_hint,
+            "end": sent.end_code,
+            "ended": sent.ended,
+            "directives": sent.directives,
             "exchanges": [
                 {"title": f"Activity in (POST {DEFAULT_PATH})", "json": activity},
                 {"title": f"activities out (HTTP {status}, expectReplies)", "json": data},
@@ -202,7 +170,19 @@ class BotFrameworkAdapter:
         return view
 
     def expectations(self, view: Mapping[str, Any]) -> dict[str, Any]:
-        return {}  # not saved as transcripts (see ``note``)
+        """Only what a Bot Framework user observes (what ``voicehook test --channel
+        botframework`` checks): the reply text, wait or end, the endOfConversation."""
+        channel = view.get("channel")
+        if not isinstance(channel, Mapping):
+            return {}  # a reset: nothing is sent
+        out: dict[str, Any] = {"prompt": channel["speech"]}
+        out["type"] = "wait" if channel["input_hint"] == "expectingInput" else "end"
+        out["session_ended"] = bool(channel["ended"])
+        if channel["end"] is not None:
+            out["end_code"] = channel["end"]
+        if channel["directives"]:
+            out["directives"] = list(channel["directives"])
+        return out
 
     async def adopt(self, old: ChannelAdapter) -> str | None:
         if not isinstance(old, BotFrameworkAdapter):
@@ -213,9 +193,8 @@ class BotFrameworkAdapter:
         if problem is not None:
             return problem
         # The same conversation id; its dialog state stays in the store.
-        self.store, self._ids = old.store, old._ids
-        self.scope, self.resets = old.scope, old.resets
-        self.conversation_id, self.dialog = old.conversation_id, old.dialog
+        self.store, self.client = old.store, old.client
+        self.scope, self.dialog = old.scope, old.dialog
         return None
 
     async def aclose(self) -> None:

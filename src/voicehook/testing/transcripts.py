@@ -68,6 +68,7 @@ EXPECT_KEYS = (
     "result_codes",
     "directives",
     "session_ended",
+    "end_code",
     "params",
     "violations",
 )

@@ -191,6 +191,7 @@ function drawAll(info) {
   if (!$("save-name").value) $("save-name").value = info.default_save_name;
   $("channel-note").textContent = info.channel_note || "";
   const save = $("save");
+  save.dataset.channel = info.test_channel || "nugu";
   save.disabled = !info.transcripts;
   save.title = info.transcripts
     ? `write the conversations on this channel as a transcript (voicehook test${info.test_channel !== "nugu" ? ` --channel ${info.test_channel}` : ""})`
@@ -302,7 +303,9 @@ $("save").addEventListener("click", async () => {
     const box = $("notice");
     box.hidden = false;
     box.style.color = "";
-    box.replaceChildren(`saved ${data.path} — run: voicehook test ${data.path}  `, link);
+    const channel = $("save").dataset.channel;
+    const flag = channel && channel !== "nugu" ? ` --channel ${channel}` : "";
+    box.replaceChildren(`saved ${data.path} — run: voicehook test ${data.path}${flag}  `, link);
     box.dataset.saved = data.path;
     $("save-name").value = "";
   } catch (err) {
