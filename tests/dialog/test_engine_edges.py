@@ -1,0 +1,1070 @@
+"""Dialog engine rules that mutation testing of ``dialog/engine.py`` found untested.
+
+Each test states what a play author relies on (the prompt said, the wait state, the action
+that runs, the state after the turn) and would fail on a mutant of the engine
+(docs/mutation-report.md, module ``engine``). The backend is a scripted
+:class:`~voicehook.dialog.caller.ActionCaller`, so a test controls every answer exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import msgspec
+import pytest
+
+from voicehook.dialog.caller import ActionCall, CallAnswer
+from voicehook.dialog.engine import (
+    DeviceEvent,
+    DialogEngine,
+    EngineSettings,
+    Intent,
+    TurnResult,
+)
+from voicehook.dialog.nlu import EntityMatch, NluResult, SimpleTokenizer
+from voicehook.dialog.session import DeviceState, ExceptionWait, ListenWait, SlotWait
+from voicehook.play import PlayDefinition, parse_definition
+
+TOKENIZER = SimpleTokenizer()
+
+PLAY = """
+name: edges
+invocation: 모서리
+failure_prompt: 연결이 안 돼요.
+welcome: [모서리예요.]
+exit: [모서리를 마칠게요.]
+fallback: [잘 모르겠어요.]
+entities:
+  CITY: {values: {서울: [], 부산: []}}
+  FRUIT: {values: {사과: [], 배: []}}
+intents:
+  ask.weather:
+    examples:
+      - "[서울](CITY) 날씨 알려줘"
+      - "날씨 알려줘"
+  order.fruit:
+    examples:
+      - "[사과](FRUIT) 주문"
+      - "과일 주문"
+  ask.time:
+    examples: ["몇 시야"]
+  stop.music:
+    examples: ["음악 꺼"]
+parameters:
+  brand: {value: 모서리}
+actions:
+  answer.weather:
+    trigger: {intent: ask.weather}
+    backend: true
+    parameters:
+      city: {type: CITY}
+      weather: backend
+      unit: {value: celsius}
+    exceptions:
+      NO_CITY:
+        prompts:
+          - 도시를 몰라서 끝낼게요.
+          - 어느 도시요?
+    response:
+      prompts: ["{{city}} 날씨는 {{weather}}예요."]
+  answer.fruit:
+    trigger: {intent: order.fruit}
+    parameters:
+      fruit:
+        type: FRUIT
+        required: true
+        prompts:
+          - 과일을 몰라서 끝낼게요.
+          - 어떤 과일이요?
+    response:
+      prompts: ["{{fruit}} 주문했어요."]
+  answer.time:
+    trigger: {intent: ask.time}
+    response:
+      type: wait
+      prompts: [세 시예요.]
+"""
+
+
+class Scripted:
+    """An :class:`~voicehook.dialog.caller.ActionCaller` answering from a queue."""
+
+    def __init__(self, *answers: CallAnswer) -> None:
+        self.answers = list(answers)
+        self.calls: list[ActionCall] = []
+        self.closed = False
+
+    async def call(self, call: ActionCall, *, timeout: float) -> CallAnswer:
+        self.calls.append(call)
+        return self.answers.pop(0)
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+class Talk:
+    def __init__(self, engine: DialogEngine) -> None:
+        self.engine = engine
+        self.state = engine.new_state()
+
+    async def say(self, text: str | Intent) -> TurnResult:
+        result = await self.engine.turn(self.state, text)
+        self.state = result.state
+        return result
+
+
+def ok(**output: str | None) -> CallAnswer:
+    return CallAnswer(result_code="OK", output=dict(output))
+
+
+@pytest.fixture
+async def make() -> AsyncIterator[Callable[..., Talk]]:
+    engines: list[DialogEngine] = []
+
+    def build(
+        *answers: CallAnswer,
+        yaml: str = PLAY,
+        edit: Callable[[PlayDefinition], PlayDefinition] | None = None,
+        caller: Any = "scripted",
+        **settings: Any,
+    ) -> Talk:
+        definition = parse_definition(yaml)
+        if edit is not None:
+            definition = edit(definition)
+        engine = DialogEngine(
+            definition,
+            Scripted(*answers) if caller == "scripted" else caller,
+            settings=EngineSettings(**{"seed": 5, **settings}),
+            tokenizer=TOKENIZER,
+        )
+        engines.append(engine)
+        return Talk(engine)
+
+    yield build
+    for engine in engines:
+        await engine.aclose()
+
+
+def replace_action(definition: PlayDefinition, name: str, **changes: Any) -> PlayDefinition:
+    act = msgspec.structs.replace(definition.actions[name], **changes)
+    return msgspec.structs.replace(definition, actions={**definition.actions, name: act})
+
+
+# ------------------------------------------------------------------ settings
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"timeout": 0}, "timeout must be a positive number of seconds"),
+        ({"timeout": -1.0}, "timeout must be a positive number of seconds"),
+        ({"custom_stop_action": "sometimes"}, "custom_stop_action must be auto, always or never"),
+        ({"welcome_type": "continue"}, "welcome_type must be wait or continuation"),
+        ({"nlu_uncertain": "ask"}, "nlu_uncertain must be confirm, reask or accept"),
+        ({"max_failures": 0}, "max_failures must be at least 1"),
+    ],
+)
+def test_bad_settings_are_refused_with_their_reason(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        EngineSettings(**values)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"timeout": 0.01},
+        {"max_failures": 1},
+        {"custom_stop_action": "always"},
+        {"custom_stop_action": "never"},
+        {"welcome_type": "continuation"},
+        {"nlu_uncertain": "reask"},
+        {"nlu_uncertain": "accept"},
+    ],
+)
+def test_every_allowed_setting_value_is_accepted(values: dict[str, Any]) -> None:
+    settings = EngineSettings(**values)
+    for key, value in values.items():
+        assert getattr(settings, key) == value
+
+
+def test_code_overrides_win_over_play_yaml_and_none_keeps_the_file_value() -> None:
+    settings, unknown = EngineSettings.from_mapping(
+        {"timeout": 2.0, "max_failures": 3, "console": True, "theme": "dark"},
+        timeout=None,
+        max_failures=1,
+    )
+    assert (settings.timeout, settings.max_failures) == (2.0, 1)
+    assert unknown == ["console", "theme"]
+
+
+# ------------------------------------------------------------------ backend answers
+
+
+async def test_without_a_caller_a_backend_action_speaks_the_failure_prompt(
+    make: Callable[..., Talk],
+) -> None:
+    talk = make(caller=None)
+    r = await talk.say("서울 날씨 알려줘")
+    assert (r.prompt, r.prompt_type, r.prompt_source) == ("연결이 안 돼요.", "end", "failure")
+    assert [(c.action, c.error, c.outcome) for c in r.calls] == [
+        ("answer.weather", "no backend is configured", "failure")
+    ]
+    assert r.session_ended
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("", "resultCode is empty"),
+        ("NOPE", "resultCode 'NOPE' is neither OK nor a declared exception code"),
+        (None, "resultCode None is neither OK nor a declared exception code"),
+    ],
+)
+async def test_a_result_code_neither_ok_nor_declared_is_a_failure(
+    make: Callable[..., Talk], code: str | None, error: str
+) -> None:
+    talk = make(CallAnswer(result_code=code))
+    r = await talk.say("서울 날씨 알려줘")
+    assert (r.prompt, r.prompt_source) == ("연결이 안 돼요.", "failure")
+    (call,) = r.calls
+    assert (call.error, call.outcome, call.result_code) == (error, "failure", code)
+
+
+async def test_the_caller_error_is_kept_with_what_went_over_the_wire(
+    make: Callable[..., Talk],
+) -> None:
+    answer = CallAnswer(
+        error="timed out after 3 s",
+        status=504,
+        body="late",
+        response={"x": 1},
+        request={"wire": True},
+        elapsed_ms=12.5,
+        violations=["v1"],
+        warnings=["w1"],
+    )
+    r = await make(answer).say("서울 날씨 알려줘")
+    (call,) = r.calls
+    assert (call.error, call.status, call.body, call.response, call.request) == (
+        "timed out after 3 s",
+        504,
+        "late",
+        {"x": 1},
+        {"wire": True},
+    )
+    assert call.elapsed_ms == 12.5
+    assert (r.violations, r.warnings) == (["v1"], ["w1"])
+    assert r.prompt == "연결이 안 돼요."
+
+
+async def test_ok_output_fills_declared_parameters_only(make: Callable[..., Talk]) -> None:
+    """Undeclared output keys are dropped; a backend value is not an utterance value, so
+    its entity type is forgotten (the next request sends the parameter without a type)."""
+    talk = make(ok(city="부산", weather="맑음", extra="무시"), ok(weather="흐림"))
+    r = await talk.say("서울 날씨 알려줘")
+    assert r.prompt == "부산 날씨는 맑음예요."
+    assert r.calls[0].outcome == "ok" and r.calls[0].result_code == "OK"
+    assert "extra" not in r.state.params
+    assert r.state.params["city"] == "부산"
+    assert r.state.param_types == {"city": "CITY"}  # the utterance value keeps its type
+
+
+async def test_a_null_utterance_value_from_the_backend_drops_the_type(
+    make: Callable[..., Talk],
+) -> None:
+    scripted = Scripted(ok(city=None, weather="맑음"), ok(weather="비"))
+    talk = make(caller=scripted)
+    r = await talk.say("서울 날씨 알려줘")
+    assert r.state.params["city"] is None
+    assert "city" not in r.state.param_types
+    assert r.prompt == " 날씨는 맑음예요."
+
+
+async def test_the_request_sends_values_types_and_session(make: Callable[..., Talk]) -> None:
+    scripted = Scripted(ok(weather="맑음"))
+    talk = make(caller=scripted)
+    r = await talk.say("서울 날씨 알려줘")
+    (call,) = scripted.calls
+    assert call.action == "answer.weather"
+    assert call.params == {"brand": "모서리", "city": "서울", "weather": None, "unit": "celsius"}
+    assert call.param_types == {"brand": None, "city": "CITY", "weather": None, "unit": None}
+    assert call.session_id == r.state.session_id and call.is_new
+    assert (call.channel, call.device_type, call.user_key) == ("nugu", "speaker", None)
+    assert call.audio_player is None  # no AudioPlayer in this play, the player is idle
+
+
+async def test_a_channel_session_id_and_user_key_are_used(make: Callable[..., Talk]) -> None:
+    scripted = Scripted(ok(weather="맑음"))
+    talk = make(caller=scripted)
+    r = await talk.engine.turn(
+        talk.state, "서울 날씨 알려줘", session_id="s-1", user_key="u-1", channel="clova"
+    )
+    assert r.state.session_id == "s-1"
+    (call,) = scripted.calls
+    assert (call.session_id, call.user_key, call.channel) == ("s-1", "u-1", "clova")
+
+
+async def test_aclose_closes_the_caller(make: Callable[..., Talk]) -> None:
+    scripted = Scripted()
+    talk = make(caller=scripted)
+    await talk.engine.aclose()
+    assert scripted.closed
+
+
+# ------------------------------------------------------------------ exceptions
+
+
+async def test_an_exception_code_without_prompts_speaks_the_failure_prompt(
+    make: Callable[..., Talk],
+) -> None:
+    def no_prompts(definition: PlayDefinition) -> PlayDefinition:
+        act = definition.actions["answer.weather"]
+        codes = {"NO_CITY": msgspec.structs.replace(act.exceptions["NO_CITY"], prompts=())}
+        return replace_action(definition, "answer.weather", exceptions=codes)
+
+    r = await make(CallAnswer(result_code="NO_CITY"), edit=no_prompts).say("서울 날씨 알려줘")
+    assert r.calls[0].outcome == "exception"
+    assert r.warnings == ["exception code 'NO_CITY' has no prompts: failure prompt"]
+    assert (r.prompt, r.prompt_type, r.prompt_source) == ("연결이 안 돼요.", "end", "exception")
+    assert r.state.waiting is None and r.session_ended
+
+
+async def test_an_exception_wait_that_fills_nothing_says_the_end_prompt(
+    make: Callable[..., Talk],
+) -> None:
+    talk = make(CallAnswer(result_code="NO_CITY"))
+    r1 = await talk.say("서울 날씨 알려줘")
+    assert (r1.prompt, r1.prompt_type) == ("어느 도시요?", "wait")
+    assert r1.state.waiting == ExceptionWait("answer.weather", "NO_CITY", 1)
+    assert r1.directives == []
+    r2 = await talk.say("사과")  # a FRUIT: no parameter of answer.weather takes it
+    assert r2.calls == [] and r2.actions == ["answer.weather"]
+    assert (r2.prompt, r2.prompt_type, r2.prompt_source) == (
+        "도시를 몰라서 끝낼게요.",
+        "end",
+        "exception",
+    )
+    assert r2.state.waiting is None and r2.state.failures == 1 and r2.session_ended
+
+
+# ------------------------------------------------------------------ recognised intents (CEK)
+
+
+async def test_intent_slots_fill_parameters_entity_types_and_unknown_ones_warn(
+    make: Callable[..., Talk],
+) -> None:
+    scripted = Scripted(ok(weather="맑음"))
+    talk = make(caller=scripted)
+    r = await talk.say(Intent("ask.weather", {"city": "부산", "mood": "좋음"}, score=0.8))
+    assert (r.intent, r.score) == ("ask.weather", 0.8)
+    assert [(e.type, e.value) for e in r.entities] == [("CITY", "부산")]
+    assert r.warnings == [
+        "slot 'mood' is neither a parameter of 'answer.weather' nor an entity type: ignored"
+    ]
+    assert scripted.calls[0].params["city"] == "부산"
+    assert r.prompt == "부산 날씨는 맑음예요."
+
+
+async def test_an_intent_slot_named_like_an_entity_type_is_that_entity(
+    make: Callable[..., Talk],
+) -> None:
+    r = await make().say(Intent("order.fruit", {"FRUIT": "배"}))
+    assert [(e.type, e.role, e.value) for e in r.entities] == [("FRUIT", "FRUIT", "배")]
+    assert r.prompt == "배 주문했어요."
+
+
+async def test_an_intent_slot_with_a_built_in_type_is_that_entity(
+    make: Callable[..., Talk],
+) -> None:
+    r = await make().say(Intent("order.fruit", {"BID_DT_DAY": "내일"}))
+    assert [(e.type, e.value) for e in r.entities] == [("BID_DT_DAY", "내일")]
+    assert r.warnings == []
+    assert r.state.waiting == SlotWait("answer.fruit", "fruit", 1)  # still no fruit
+
+
+async def test_intent_slots_in_a_slot_wait_use_the_waiting_action(
+    make: Callable[..., Talk],
+) -> None:
+    talk = make()
+    await talk.say("과일 주문")
+    # An intent the play does not know, carrying the slot: the waiting action reads it.
+    r = await talk.say(Intent("CLOVA.GuideIntent", {"fruit": "사과"}))
+    assert r.warnings == []
+    assert r.prompt == "사과 주문했어요."
+
+
+# ------------------------------------------------------------------ welcome, stop, rewind (§5.6)
+
+MUSIC = """
+name: music-edges
+invocation: 노래상자
+welcome: [노래상자예요.]
+exit: [노래상자를 마칠게요.]
+fallback: [잘 모르겠어요. 끝낼게요., 다시 말씀해 주세요.]
+intents:
+  play.song:
+    examples: ["노래 틀어줘"]
+actions:
+  song.play:
+    trigger: {intent: play.song}
+    response:
+      type: wait
+      prompts: [노래를 틀게요.]
+      directives:
+        - type: AudioPlayer.Play
+          audioItem: {stream: {url: "https://example.com/a.mp3", token: song-1}}
+  song.stop:
+    trigger: {intent: NUGU.INTENT.stop}
+    response:
+      prompts: [노래를 멈출게요.]
+      directives: [{type: AudioPlayer.Stop}]
+"""
+
+
+async def test_a_custom_welcome_action_runs_on_open(make: Callable[..., Talk]) -> None:
+    def with_welcome(definition: PlayDefinition) -> PlayDefinition:
+        act = msgspec.structs.replace(
+            definition.actions["answer.time"], name="NUGU.ACTION.welcome", trigger=None
+        )
+        actions = {**definition.actions, act.name: act}
+        return msgspec.structs.replace(definition, actions=actions)
+
+    talk = make(edit=with_welcome)
+    r = await talk.say("모서리")
+    assert r.intent == "NUGU.INTENT.open"
+    assert r.actions == ["NUGU.ACTION.welcome"]
+    assert (r.prompt, r.prompt_type, r.prompt_source) == ("세 시예요.", "wait", "response")
+
+
+async def test_open_resets_the_fallback_stack(make: Callable[..., Talk]) -> None:
+    talk = make(yaml=MUSIC, audio_player=False)
+    r1 = await talk.say("아무 말")
+    assert (r1.prompt, r1.state.fallback_spoken) == ("다시 말씀해 주세요.", 1)
+    r2 = await talk.say("노래상자")
+    assert r2.prompt == "노래상자예요." and r2.state.fallback_spoken == 0
+    r3 = await talk.say("아무 말")  # the stack starts again from its top
+    assert (r3.prompt, r3.prompt_type) == ("다시 말씀해 주세요.", "wait")
+
+
+async def test_a_play_without_welcome_prompts_opens_silently(make: Callable[..., Talk]) -> None:
+    bare = MUSIC.replace("welcome: [노래상자예요.]\n", "")
+    r = await make(yaml=bare).say("노래상자")
+    assert (r.prompt, r.prompt_type, r.prompt_source) == ("", "wait", "welcome")
+    assert r.state.active and not r.session_ended
+
+
+async def test_continuation_welcome_needs_welcome_prompts(make: Callable[..., Talk]) -> None:
+    bare = MUSIC.replace("welcome: [노래상자예요.]\n", "")
+    r = await make(yaml=bare, welcome_type="continuation", audio_player=False).say(
+        "노래상자에서 노래 틀어줘"
+    )
+    assert r.prompt == "노래를 틀게요."
+
+
+async def test_stop_runs_the_custom_stop_action_in_an_audio_player_play(
+    make: Callable[..., Talk],
+) -> None:
+    talk = make(yaml=MUSIC)
+    assert talk.engine.uses_audio_player
+    await talk.say("노래 틀어줘")
+    r = await talk.say(Intent("NUGU.INTENT.stop"))
+    assert r.actions == ["song.stop"]
+    assert (r.prompt, r.prompt_type) == ("노래를 멈출게요.", "end")
+    assert r.directive_types == ["AudioPlayer.Stop"]
+    assert r.device.audio.player_activity == "STOPPED"
+    assert r.warnings == [] and r.session_ended and not r.state.active
+
+
+async def test_stop_always_runs_the_custom_action_and_ends_even_on_a_wait_prompt(
+    make: Callable[..., Talk],
+) -> None:
+    quiet_stop = MUSIC.replace(
+        "      prompts: [노래를 멈출게요.]\n      directives: [{type: AudioPlayer.Stop}]\n",
+        "      type: wait\n      prompts: [노래를 멈출게요.]\n",
+    )
+    assert quiet_stop != MUSIC
+    talk = make(yaml=quiet_stop, audio_player=False, custom_stop_action="always")
+    await talk.say("노래상자")
+    r = await talk.say(Intent("NUGU.INTENT.stop"))
+    assert r.actions == ["song.stop"]
+    assert r.prompt == "노래를 멈출게요."
+    assert r.session_ended and not r.state.active and r.state.waiting is None
+
+
+@pytest.mark.parametrize(("mode", "audio"), [("auto", False), ("never", True)])
+async def test_stop_says_the_exit_prompt_and_warns_when_the_custom_action_is_skipped(
+    make: Callable[..., Talk], mode: str, audio: bool
+) -> None:
+    talk = make(yaml=MUSIC, custom_stop_action=mode, audio_player=audio)
+    await talk.say("노래상자")
+    r = await talk.say(Intent("NUGU.INTENT.stop"))
+    assert r.actions == []
+    assert (r.prompt, r.prompt_type, r.prompt_source) == ("노래상자를 마칠게요.", "end", "exit")
+    assert r.warnings == [
+        "action 'song.stop' is triggered by NUGU.INTENT.stop, but NUGU.INTENT.stop always "
+        "runs NUGU.ACTION.exit (set custom_stop_action: always to run it)"
+    ]
+    assert r.session_ended
+
+
+async def test_stop_without_exit_prompts_ends_silently(make: Callable[..., Talk]) -> None:
+    bare = PLAY.replace("exit: [모서리를 마칠게요.]\n", "")
+    talk = make(yaml=bare)
+    await talk.say("모서리")
+    r = await talk.say(Intent("NUGU.INTENT.stop"))
+    assert (r.prompt, r.prompt_type, r.prompt_source) == ("", "end", "exit")
+    assert r.session_ended and r.warnings == []
+
+
+async def test_rewind_in_an_audio_player_play_is_a_fallback(make: Callable[..., Talk]) -> None:
+    """§5.6: with AudioPlayer on, rewind only triggers a custom action."""
+    talk = make(yaml=MUSIC)
+    await talk.say("노래상자")
+    r = await talk.say(Intent("NUGU.INTENT.rewind"))
+    assert (r.prompt, r.prompt_source) == ("다시 말씀해 주세요.", "fallback")
+    assert r.state.failures == 1
+
+
+async def test_rewind_replays_the_last_prompt_without_audio_player(
+    make: Callable[..., Talk],
+) -> None:
+    talk = make(yaml=MUSIC, audio_player=False)
+    await talk.say("노래상자")
+    r = await talk.say(Intent("NUGU.INTENT.rewind"))
+    assert (r.prompt, r.prompt_type, r.prompt_source) == ("노래상자예요.", "wait", "rewind")
+    assert r.state.failures == 0
+
+
+async def test_rewind_while_slot_filling_is_a_failed_slot_turn(make: Callable[..., Talk]) -> None:
+    """Inside slot filling only the missing entity counts (§7.4), rewind included."""
+    talk = make(audio_player=False)
+    await talk.say("모서리")
+    asked = await talk.say("과일 주문")
+    assert asked.prompt == "어떤 과일이요?"
+    r = await talk.say(Intent("NUGU.INTENT.rewind"))
+    assert (r.prompt, r.prompt_type, r.prompt_source) == ("과일을 몰라서 끝낼게요.", "end", "slot")
+
+
+async def test_a_custom_rewind_action_runs_instead_of_the_replay(
+    make: Callable[..., Talk],
+) -> None:
+    yaml = (
+        MUSIC
+        + """
+  song.rewind:
+    trigger: {intent: NUGU.INTENT.rewind}
+    response:
+      type: wait
+      prompts: [처음부터 다시 틀게요.]
+"""
+    )
+    talk = make(yaml=yaml, audio_player=False)
+    await talk.say("노래상자")
+    r = await talk.say(Intent("NUGU.INTENT.rewind"))
+    assert r.actions == ["song.rewind"]
+    assert (r.prompt, r.prompt_source) == ("처음부터 다시 틀게요.", "response")
+
+
+# ------------------------------------------------------------------ device events and directives
+
+EVENTS = """
+name: player
+invocation: 플레이어
+welcome: [플레이어예요.]
+intents:
+  play.song:
+    examples: ["노래 틀어줘"]
+actions:
+  song.play:
+    trigger: {intent: play.song}
+    backend: true
+  song.started:
+    trigger: {event: AudioPlayer.PlaybackStarted}
+    backend: true
+  song.failed:
+    trigger: {event: AudioPlayer.PlaybackFailed}
+    backend: true
+    response:
+      type: wait
+      prompts: [재생에 실패했어요.]
+"""
+
+
+def play_directive(stream: Any) -> dict[str, Any]:
+    return {"type": "AudioPlayer.Play", "audioItem": {"stream": stream}}
+
+
+class Device:
+    """A conversation that also keeps the device between turns."""
+
+    def __init__(self, talk: Talk) -> None:
+        self.talk = talk
+        self.device = DeviceState()
+
+    async def send(self, value: str | Intent | DeviceEvent) -> TurnResult:
+        r = await self.talk.engine.turn(self.talk.state, value, device=self.device)
+        self.talk.state, self.device = r.state, r.device
+        return r
+
+
+@pytest.mark.parametrize(
+    ("stream", "token", "offset"),
+    [
+        ({"url": "u", "token": "t2", "offsetInMilliseconds": 1500}, "t2", 1500),
+        ({"url": "u", "token": "t2"}, "t2", 0),
+        ({"url": "u", "token": 7, "offsetInMilliseconds": "9"}, "t1", 0),
+        ("not a stream", "t1", 0),
+    ],
+)
+async def test_a_play_directive_sets_the_player_from_its_stream(
+    make: Callable[..., Talk], stream: Any, token: str, offset: int
+) -> None:
+    """The device plays the stream: its token (kept when not a string) and offset (0 when
+    not an integer) go into the next request's AudioPlayer context."""
+    answers = [
+        CallAnswer(result_code="OK", directives=[play_directive({"url": "u", "token": "t1"})]),
+        CallAnswer(result_code="OK", directives=[play_directive(stream)]),
+    ]
+    device = Device(make(*answers, yaml=EVENTS))
+    first = await device.send("노래 틀어줘")
+    assert (first.prompt, first.directive_types) == (None, ["AudioPlayer.Play"])
+    assert first.session_ended
+    device.device.audio.offset_in_milliseconds = 777
+    r = await device.send("노래 틀어줘")
+    assert r.device.audio.player_activity == "PLAYING"
+    assert (r.device.audio.token, r.device.audio.offset_in_milliseconds) == (token, offset)
+
+
+@pytest.mark.parametrize(
+    ("directive", "activity"),
+    [
+        ("AudioPlayer.Stop", "STOPPED"),
+        ("AudioPlayer.Pause", "PAUSED"),
+        ("AudioPlayer.ClearQueue", "PLAYING"),  # no effect on the activity
+    ],
+)
+async def test_stop_and_pause_directives_set_the_activity(
+    make: Callable[..., Talk], directive: str, activity: str
+) -> None:
+    answers = [
+        CallAnswer(result_code="OK", directives=[play_directive({"token": "t1"})]),
+        CallAnswer(result_code="OK", directives=[{"type": directive}]),
+    ]
+    device = Device(make(*answers, yaml=EVENTS))
+    await device.send("노래 틀어줘")
+    r = await device.send("노래 틀어줘")
+    assert r.device.audio.player_activity == activity
+    assert r.device.audio.token == "t1"
+
+
+async def test_play_builder_does_not_execute_directives(make: Callable[..., Talk]) -> None:
+    answers = [CallAnswer(result_code="OK", directives=[play_directive({"token": "t1"})])]
+    device = Device(make(*answers, yaml=EVENTS, play_builder=True))
+    r = await device.send("노래 틀어줘")
+    assert r.directive_types == ["AudioPlayer.Play"]
+    assert r.device.audio.player_activity == "IDLE" and r.device.audio.token is None
+
+
+async def test_an_event_action_without_a_prompt_ends_the_session(
+    make: Callable[..., Talk],
+) -> None:
+    scripted = Scripted(CallAnswer(result_code="OK"))
+    device = Device(make(yaml=EVENTS, caller=scripted))
+    device.device.audio.token = "t5"
+    device.device.audio.offset_in_milliseconds = 3000
+    r = await device.send(DeviceEvent("PlaybackStarted", {"extra": 1}))
+    assert r.kind == "event" and r.actions == ["song.started"]
+    assert r.event == {
+        "type": "AudioPlayer.PlaybackStarted",
+        "token": "t5",
+        "offsetInMilliseconds": 3000,
+        "extra": 1,
+    }
+    (call,) = scripted.calls
+    assert call.event == r.event
+    assert call.audio_player == {
+        "playerActivity": "PLAYING",
+        "token": "t5",
+        "offsetInMilliseconds": 3000,
+    }
+    assert r.prompt is None and r.session_ended and not r.state.active
+    assert r.device.audio.player_activity == "PLAYING"
+
+
+async def test_an_event_action_with_a_wait_prompt_keeps_the_session(
+    make: Callable[..., Talk],
+) -> None:
+    device = Device(make(CallAnswer(result_code="OK"), yaml=EVENTS))
+    r = await device.send(DeviceEvent("AudioPlayer.PlaybackFailed", {"token": None}))
+    assert r.event == {"type": "AudioPlayer.PlaybackFailed", "offsetInMilliseconds": 0}
+    assert (r.prompt, r.prompt_type) == ("재생에 실패했어요.", "wait")
+    assert r.state.active and not r.session_ended
+    assert r.device.audio.player_activity == "STOPPED"
+
+
+@pytest.mark.parametrize(
+    ("fields", "token", "offset"),
+    [
+        ({"token": "t9", "offsetInMilliseconds": 42}, "t9", 42),
+        ({"token": 3, "offsetInMilliseconds": True}, "old", 10),
+        ({"offsetInMilliseconds": 2.5}, "old", 10),
+    ],
+)
+async def test_an_event_moves_the_player_only_with_valid_fields(
+    make: Callable[..., Talk], fields: dict[str, Any], token: str, offset: int
+) -> None:
+    device = Device(make(CallAnswer(result_code="OK"), yaml=EVENTS))
+    device.device.audio.token, device.device.audio.offset_in_milliseconds = "old", 10
+    r = await device.send(DeviceEvent("PlaybackStarted", fields))
+    audio = r.device.audio
+    assert (audio.player_activity, audio.token, audio.offset_in_milliseconds) == (
+        "PLAYING",
+        token,
+        offset,
+    )
+
+
+# ------------------------------------------------------------------ branches and multi-turn
+
+QUIZ = """
+name: quiz-edges
+invocation: 퀴즈방
+welcome: [퀴즈방이에요.]
+fallback: [모르겠어요. 끝낼게요., 다시 말씀해 주세요.]
+entities:
+  FRUIT: {values: {사과: [], 배: [], 귤: [], 포도: []}}
+intents:
+  start.quiz:
+    examples: ["퀴즈 내줘"]
+  answer.quiz:
+    examples: ["[사과](FRUIT)", "정답은 [배](FRUIT)"]
+  give.up:
+    examples: ["포기할래"]
+parameters:
+  level: {value: 쉬움}
+actions:
+  quiz.start:
+    trigger: {intent: start.quiz}
+    backend: true
+    parameters:
+      answer: {type: FRUIT}
+      expected: backend
+      hint: backend
+    response:
+      type: wait
+      prompts: ["문제예요. 빨간 과일은?"]
+    branches:
+      - when: {intent: give.up}
+        action: quiz.giveup
+      - when: {equals: {answer: "{{expected}}"}}
+        action: quiz.right
+      - when: {any: [{equals: {answer: 배}}, {equals: {answer: 귤}}]}
+        action: quiz.close
+      - when: {exists: hint}
+        action: quiz.hint
+  quiz.right:
+    response: {prompts: ["{{answer}}, 정답이에요."]}
+  quiz.close:
+    response: {prompts: ["{{answer}}는 아까워요."]}
+  quiz.hint:
+    response: {prompts: ["힌트: {{hint}}."]}
+  quiz.giveup:
+    response: {prompts: [다음에 또 해요.]}
+"""
+
+
+async def quiz(make: Callable[..., Talk], hint: str | None = None, **settings: Any) -> Talk:
+    talk = make(ok(expected="사과", hint=hint), yaml=QUIZ, **settings)
+    r = await talk.say("퀴즈 내줘")
+    assert (r.prompt, r.prompt_type) == ("문제예요. 빨간 과일은?", "wait")
+    assert r.state.waiting == ListenWait("quiz.start")
+    return talk
+
+
+@pytest.mark.parametrize(
+    ("text", "action", "prompt"),
+    [
+        ("사과", "quiz.right", "사과, 정답이에요."),  # equals another parameter
+        ("정답은 배", "quiz.close", "배는 아까워요."),  # any: the first item holds
+        ("귤", "quiz.close", "귤는 아까워요."),  # any: the second item holds
+        ("포기할래", "quiz.giveup", "다음에 또 해요."),  # the intent condition
+    ],
+)
+async def test_the_next_utterance_takes_the_first_branch_that_holds(
+    make: Callable[..., Talk], text: str, action: str, prompt: str
+) -> None:
+    talk = await quiz(make)
+    r = await talk.say(text)
+    assert r.actions == [action]
+    assert r.calls == []  # the root is not called again
+    assert r.prompt == prompt
+    assert r.state.waiting is None and r.state.failures == 0
+
+
+async def test_a_branch_on_an_empty_backend_value_does_not_hold(
+    make: Callable[..., Talk],
+) -> None:
+    """``exists`` needs a non-empty value: an empty hint is no hint, so the user is asked
+    again with the play's fallback prompts (the action has no reprompts)."""
+    talk = await quiz(make, hint="")
+    r = await talk.say("아무거나")
+    assert r.actions == ["quiz.start"]
+    assert (r.prompt, r.prompt_type, r.prompt_source) == (
+        "다시 말씀해 주세요.",
+        "wait",
+        "reprompt",
+    )
+    assert r.state.waiting == ListenWait("quiz.start", 1)
+    assert r.state.failures == 1
+    r2 = await talk.say("몰라")
+    assert (r2.prompt, r2.prompt_type) == ("모르겠어요. 끝낼게요.", "end")
+    assert r2.state.waiting is None and r2.session_ended
+
+
+async def test_a_branch_on_a_filled_backend_value_holds(make: Callable[..., Talk]) -> None:
+    talk = await quiz(make, hint="빨개요")
+    r = await talk.say("아무거나")
+    assert (r.actions, r.prompt) == (["quiz.hint"], "힌트: 빨개요.")
+
+
+async def test_an_unmatched_answer_does_not_keep_its_entities(
+    make: Callable[..., Talk],
+) -> None:
+    """The branches are tried on a trial copy: when none holds, the state keeps the values
+    it had, and the next answer is matched afresh."""
+    talk = await quiz(make, hint="")
+    r = await talk.say("포도")  # a FRUIT, but no branch takes 포도
+    assert [(e.type, e.value) for e in r.entities] == [("FRUIT", "포도")]
+    assert r.prompt_source == "reprompt"
+    assert "answer" not in r.state.params
+    r2 = await talk.say("사과")
+    assert r2.prompt == "사과, 정답이에요."
+    assert r2.state.params["answer"] == "사과"
+    assert r2.state.param_types["answer"] == "FRUIT"
+
+
+async def test_without_reprompts_or_fallback_the_default_prompt_is_said(
+    make: Callable[..., Talk],
+) -> None:
+    bare = QUIZ.replace("fallback: [모르겠어요. 끝낼게요., 다시 말씀해 주세요.]\n", "")
+    talk = make(ok(expected="사과", hint=None), yaml=bare)
+    await talk.say("퀴즈 내줘")
+    r = await talk.say("아무거나")
+    assert (r.prompt, r.prompt_type) == ("죄송해요, 잘 이해하지 못했어요.", "end")
+    assert r.session_ended
+
+
+async def test_max_failures_ends_a_multi_turn_wait(make: Callable[..., Talk]) -> None:
+    talk = await quiz(make, max_failures=1)
+    r = await talk.say("아무거나")
+    assert (r.prompt, r.prompt_type) == ("모르겠어요. 끝낼게요.", "end")
+    assert r.session_ended
+
+
+# ------------------------------------------------------------------ walking actions
+
+
+def chain(length: int) -> str:
+    """A play whose intent runs a chain of ``length`` actions joined by common actions."""
+    lines = [
+        "name: chain",
+        "invocation: 사슬",
+        "intents:",
+        "  go.chain:",
+        '    examples: ["사슬 따라가"]',
+        "actions:",
+    ]
+    for i in range(length):
+        lines.append(f"  step{i}:")
+        if i == 0:
+            lines.append("    trigger: {intent: go.chain}")
+        if i + 1 < length:
+            lines.append(f"    common: step{i + 1}")
+        else:
+            lines.append("    response: {prompts: [끝까지 왔어요.]}")
+    return "\n".join(lines) + "\n"
+
+
+async def test_a_chain_of_64_actions_is_walked_and_65_stop_the_play(
+    make: Callable[..., Talk],
+) -> None:
+    ok64 = await make(yaml=chain(64)).say("사슬 따라가")
+    assert ok64.violations == [] and ok64.prompt == "끝까지 왔어요."
+    assert len(ok64.actions) == 64
+    r = await make(yaml=chain(65)).say("사슬 따라가")
+    path = " -> ".join(f"step{i}" for i in range(65))
+    assert r.violations == [f"circular reference between actions ({path}): the play stops"]
+    assert r.prompt is None and r.session_ended and not r.state.active
+
+
+async def test_a_cycle_names_its_path_and_drops_the_directives(
+    make: Callable[..., Talk],
+) -> None:
+    yaml = """
+name: cycle
+invocation: 원
+intents:
+  go.round:
+    examples: ["빙글빙글 돌아"]
+actions:
+  round.start:
+    trigger: {intent: go.round}
+    backend: true
+    common: round.a
+  round.a:
+    common: round.b
+  round.b:
+    common: round.a
+"""
+    stop = {"type": "AudioPlayer.Stop"}
+    r = await make(CallAnswer(result_code="OK", directives=[stop]), yaml=yaml).say("빙글빙글 돌아")
+    assert r.violations == [
+        "circular reference between actions (round.start -> round.a -> round.b -> round.a): "
+        "the play stops"
+    ]
+    assert r.directives == [] and r.prompt is None and r.session_ended
+
+
+async def test_a_branch_to_an_undefined_action_is_a_failure(make: Callable[..., Talk]) -> None:
+    def broken(definition: PlayDefinition) -> PlayDefinition:
+        return replace_action(definition, "answer.time", common="no.such.action", response=None)
+
+    r = await make(edit=broken).say("몇 시야")
+    assert r.violations == ["action 'no.such.action' is not defined"]
+    assert (r.prompt, r.prompt_source) == ("연결이 안 돼요.", "failure")
+    assert r.session_ended
+
+
+async def test_a_required_parameter_without_prompts_is_reported_and_skipped(
+    make: Callable[..., Talk],
+) -> None:
+    def no_prompts(definition: PlayDefinition) -> PlayDefinition:
+        act = definition.actions["answer.fruit"]
+        fruit = msgspec.structs.replace(act.parameters["fruit"], prompts=())
+        return replace_action(definition, "answer.fruit", parameters={"fruit": fruit})
+
+    r = await make(edit=no_prompts).say("과일 주문")
+    assert r.violations == ["required parameter 'fruit' has no prompts"]
+    assert r.prompt == " 주문했어요."  # the action runs without it
+    assert r.state.waiting is None
+
+
+TWO_SLOTS = """
+name: delivery
+invocation: 배달
+entities:
+  FRUIT: {values: {사과: [], 배: []}}
+  CITY: {values: {서울: [], 부산: []}}
+intents:
+  send.fruit:
+    examples: ["[사과](FRUIT) [서울](CITY)로 보내줘", "과일 보내줘"]
+actions:
+  send.fruit:
+    trigger: {intent: send.fruit}
+    parameters:
+      fruit:
+        type: FRUIT
+        required: true
+        prompts: [과일을 몰라서 끝낼게요., "어떤 과일이요?"]
+      city:
+        type: CITY
+        required: true
+        prompts: [도시를 몰라서 끝낼게요., "어디로 보낼까요?"]
+    response:
+      prompts: ["{{fruit}}를 {{city}}로 보낼게요."]
+"""
+
+
+async def test_slots_are_asked_one_after_another(make: Callable[..., Talk]) -> None:
+    talk = make(yaml=TWO_SLOTS)
+    r1 = await talk.say("과일 보내줘")
+    assert r1.actions == ["send.fruit"]
+    assert (r1.prompt, r1.prompt_source) == ("어떤 과일이요?", "slot")
+    assert r1.state.waiting == SlotWait("send.fruit", "fruit", 1)
+    r2 = await talk.say("사과")
+    assert (r2.prompt, r2.prompt_type) == ("어디로 보낼까요?", "wait")
+    assert r2.state.waiting == SlotWait("send.fruit", "city", 1)
+    r3 = await talk.say("부산")
+    assert r3.prompt == "사과를 부산로 보낼게요."
+    assert r3.state.waiting is None and r3.session_ended
+
+
+async def test_the_first_utterance_can_fill_every_slot(make: Callable[..., Talk]) -> None:
+    r = await make(yaml=TWO_SLOTS).say("배 서울로 보내줘")
+    assert r.prompt == "배를 서울로 보낼게요."
+
+
+async def test_a_new_intent_forgets_the_old_utterance_values(make: Callable[..., Talk]) -> None:
+    waits = TWO_SLOTS.replace(
+        "    response:\n      prompts:", "    response:\n      type: wait\n      prompts:"
+    )
+    talk = make(yaml=waits)
+    first = await talk.say("사과 서울로 보내줘")
+    assert first.prompt_type == "wait" and first.state.params["fruit"] == "사과"
+    r = await talk.say("과일 보내줘")  # the same session: no new session clears them
+    assert r.state.session_id == first.state.session_id
+    assert "fruit" not in r.state.params and "city" not in r.state.params
+    assert r.state.waiting == SlotWait("send.fruit", "fruit", 1)
+
+
+async def test_the_last_response_is_kept_for_rewind_across_silent_turns(
+    make: Callable[..., Talk],
+) -> None:
+    device = Device(make(CallAnswer(result_code="OK"), yaml=EVENTS, audio_player=False))
+    first = await device.send("플레이어")
+    assert first.state.last_prompt == "플레이어예요."
+    ev = await device.send(DeviceEvent("PlaybackStarted"))
+    assert ev.prompt is None and ev.directives == []
+    assert (ev.state.last_prompt, ev.state.last_prompt_type) == ("플레이어예요.", "wait")
+    r = await device.send(Intent("NUGU.INTENT.rewind"))
+    assert (r.prompt, r.prompt_type) == ("플레이어예요.", "wait")
+
+
+# ------------------------------------------------------------------ what the NLU is told
+
+
+class Recording:
+    """A recogniser that records what it was asked and answers a fixed result."""
+
+    def __init__(self, result: NluResult) -> None:
+        self.result = result
+        self.asked: list[tuple[str, list[str] | None]] = []
+
+    def parse(self, text: str, *, expect_types: Any = None) -> NluResult:
+        self.asked.append((text, None if expect_types is None else list(expect_types)))
+        return self.result
+
+
+async def test_the_nlu_is_told_the_types_a_slot_wait_expects() -> None:
+    definition = parse_definition(TWO_SLOTS)
+    nlu = Recording(NluResult("send.fruit", 0.9))
+    engine = DialogEngine(definition, recognizer=nlu, settings=EngineSettings(seed=1))
+    r1 = await engine.turn(engine.new_state(), "과일 보내줘")
+    assert nlu.asked == [("과일 보내줘", None)]
+    nlu.result = NluResult(None, 0.0, [EntityMatch("FRUIT", "FRUIT", "배", "배", 0, 1)])
+    r2 = await engine.turn(r1.state, "배")
+    assert nlu.asked[-1] == ("배", ["FRUIT:FRUIT"])
+    assert r2.state.waiting == SlotWait("send.fruit", "city", 1)
+
+
+async def test_the_nlu_is_told_the_types_an_exception_wait_expects() -> None:
+    definition = parse_definition(PLAY)
+    nlu = Recording(
+        NluResult("ask.weather", 1.0, [EntityMatch("CITY", "CITY", "서울", "서울", 0, 2)])
+    )
+    engine = DialogEngine(definition, Scripted(CallAnswer(result_code="NO_CITY")), recognizer=nlu)
+    r1 = await engine.turn(engine.new_state(), "서울 날씨 알려줘")
+    assert r1.state.waiting == ExceptionWait("answer.weather", "NO_CITY", 1)
+    nlu.result = NluResult(None, 0.0)
+    await engine.turn(r1.state, "음")
+    assert nlu.asked[-1] == ("음", ["CITY:CITY"])
+
+
+async def test_the_invocation_alone_opens_without_asking_the_nlu() -> None:
+    nlu = Recording(NluResult("ask.weather", 1.0))
+    engine = DialogEngine(parse_definition(PLAY), recognizer=nlu)
+    r = await engine.turn(engine.new_state(), "  ")
+    assert nlu.asked == []
+    assert (r.intent, r.score, r.prompt) == ("NUGU.INTENT.open", 1.0, "모서리예요.")
