@@ -20,11 +20,13 @@ from voicehook.dialog.engine import (
     DialogEngine,
     EngineSettings,
     Intent,
+    Reset,
     TurnResult,
 )
 from voicehook.dialog.nlu import EntityMatch, NluResult, SimpleTokenizer
 from voicehook.dialog.session import DeviceState, ExceptionWait, ListenWait, SlotWait
 from voicehook.play import PlayDefinition, parse_definition
+from voicehook.play.definition import Response
 
 TOKENIZER = SimpleTokenizer()
 
@@ -1068,3 +1070,163 @@ async def test_the_invocation_alone_opens_without_asking_the_nlu() -> None:
     r = await engine.turn(engine.new_state(), "  ")
     assert nlu.asked == []
     assert (r.intent, r.score, r.prompt) == ("NUGU.INTENT.open", 1.0, "모서리예요.")
+
+
+@pytest.mark.parametrize(
+    ("action", "settings", "expected"),
+    [
+        ("    trigger: {event: AudioPlayer.PlaybackStopped}\n    backend: true\n", "", True),
+        (
+            "    trigger: {intent: NUGU.INTENT.pause}\n    response: {prompts: [멈춰요.]}\n",
+            "",
+            True,
+        ),
+        (
+            "    trigger: {intent: ask.time}\n    response:\n"
+            "      prompts: [틀게요.]\n      directives: [{type: AudioPlayer.Play}]\n",
+            "",
+            True,
+        ),
+        ("    trigger: {intent: ask.time}\n    response: {prompts: [세 시예요.]}\n", "", False),
+        (
+            "    trigger: {intent: ask.time}\n    response: {prompts: [세 시예요.]}\n",
+            "settings: {audio_player: true}\n",
+            True,
+        ),
+    ],
+)
+def test_audio_player_use_is_inferred_from_the_play(
+    action: str, settings: str, expected: bool
+) -> None:
+    yaml = (
+        "name: infer\ninvocation: 추론\n"
+        + settings
+        + 'intents:\n  ask.time:\n    examples: ["몇 시야"]\nactions:\n  the.action:\n'
+        + action
+    )
+    definition = parse_definition(yaml)
+    engine = DialogEngine(definition, settings=EngineSettings(), tokenizer=TOKENIZER)
+    assert engine.uses_audio_player is expected
+    forced = DialogEngine(
+        definition, settings=EngineSettings(audio_player=not expected), tokenizer=TOKENIZER
+    )
+    assert forced.uses_audio_player is (not expected)
+
+
+# ------------------------------------------------------------------ prompts and state
+
+
+async def test_a_prompt_that_cannot_render_is_said_as_typed_with_a_violation(
+    make: Callable[..., Talk],
+) -> None:
+    def bad_prompt(definition: PlayDefinition) -> PlayDefinition:
+        response = Response(type="wait", prompts=("{{hour>NO_FILTER}}시예요.",))
+        return replace_action(definition, "answer.time", response=response)
+
+    talk = make(edit=bad_prompt)
+    r = await talk.say("몇 시야")
+    assert r.prompt == "{{hour>NO_FILTER}}시예요."
+    (violation,) = r.violations
+    assert violation.startswith("prompt '{{hour>NO_FILTER}}시예요.': ")
+    again = await talk.say("몇 시야")  # the parse error is kept, and reported again
+    assert again.violations == r.violations
+
+
+async def test_a_continuation_welcome_is_not_said_before_a_silent_response(
+    make: Callable[..., Talk],
+) -> None:
+    def silent(definition: PlayDefinition) -> PlayDefinition:
+        response = Response(type="wait", prompts=("세 시예요.",), silent=True)
+        return replace_action(definition, "answer.time", response=response)
+
+    talk = make(edit=silent, welcome_type="continuation")
+    r = await talk.say("모서리에서 몇 시야")
+    assert (r.prompt, r.prompt_type) == ("", "wait")
+    loud = await make(welcome_type="continuation").say("모서리에서 몇 시야")
+    assert loud.prompt == "모서리예요. 세 시예요."
+
+
+async def test_reset_keeps_the_counters_and_forgets_the_rest(make: Callable[..., Talk]) -> None:
+    talk = make()
+    await talk.say("과일 주문")
+    r = await talk.engine.turn(talk.state, Reset())
+    assert (r.turn, r.kind, r.session_ended) == (2, "reset", True)
+    assert (r.state.turns, r.state.sessions) == (2, 1)
+    assert r.state.waiting is None and not r.state.active and r.state.params == {}
+    nxt = await talk.engine.turn(r.state, "과일 주문")
+    assert nxt.turn == 3 and nxt.state.sessions == 2
+
+
+async def test_another_exception_code_starts_its_own_prompt_stack(
+    make: Callable[..., Talk],
+) -> None:
+    yaml = PLAY.replace(
+        "          - 어느 도시요?\n",
+        "          - 어느 도시요?\n      BUSY:\n        prompts:\n"
+        "          - 바빠서 끝낼게요.\n          - 지금 바빠요. 다시 말씀해 주세요.\n",
+    )
+    talk = make(CallAnswer(result_code="NO_CITY"), CallAnswer(result_code="BUSY"), yaml=yaml)
+    r1 = await talk.say("서울 날씨 알려줘")
+    assert r1.state.waiting == ExceptionWait("answer.weather", "NO_CITY", 1)
+    r2 = await talk.say("부산")
+    assert r2.calls[0].result_code == "BUSY"
+    assert (r2.prompt, r2.prompt_type) == ("지금 바빠요. 다시 말씀해 주세요.", "wait")
+    assert r2.state.waiting == ExceptionWait("answer.weather", "BUSY", 1)
+
+
+async def test_the_same_code_again_after_a_recall_says_the_end_prompt(
+    make: Callable[..., Talk],
+) -> None:
+    talk = make(CallAnswer(result_code="NO_CITY"), CallAnswer(result_code="NO_CITY"))
+    await talk.say("서울 날씨 알려줘")
+    r = await talk.say("부산")
+    assert [c.action for c in r.calls] == ["answer.weather"]
+    assert (r.prompt, r.prompt_type) == ("도시를 몰라서 끝낼게요.", "end")
+    assert r.state.waiting is None and r.session_ended
+    assert r.state.failures == 0  # the reply was understood; the backend said no
+
+
+async def test_branch_conditions_see_the_player_offset_as_text(
+    make: Callable[..., Talk],
+) -> None:
+    yaml = """
+name: offset
+invocation: 이어듣기
+intents:
+  ask.where:
+    examples: ["어디까지 들었어"]
+actions:
+  where.root:
+    trigger: {intent: ask.where}
+    branches:
+      - when: {equals: {"[NPK]context_supportedInterfaces_AudioPlayer_offsetInMilliseconds": "0"}}
+        action: where.start
+      - when: {exists: "[NPK]context_supportedInterfaces_AudioPlayer_token"}
+        action: where.middle
+      - default: where.none
+  where.start:
+    response: {prompts: [처음이에요.]}
+  where.middle:
+    response: {prompts: [중간이에요.]}
+  where.none:
+    response: {prompts: [몰라요.]}
+"""
+    talk = make(yaml=yaml)
+    device = DeviceState()
+    r0 = await talk.engine.turn(talk.state, "어디까지 들었어", device=device)
+    assert r0.prompt == "처음이에요."
+    device.audio.offset_in_milliseconds = 1200
+    r1 = await talk.engine.turn(talk.state, "어디까지 들었어", device=device)
+    assert r1.prompt == "몰라요."
+    device.audio.token = "곡-7"
+    r2 = await talk.engine.turn(talk.state, "어디까지 들었어", device=device)
+    assert r2.prompt == "중간이에요."
+
+
+async def test_equals_between_two_missing_parameters_does_not_hold(
+    make: Callable[..., Talk],
+) -> None:
+    talk = make(ok(expected=None, hint=None), yaml=QUIZ)
+    await talk.say("퀴즈 내줘")
+    r = await talk.say("아무거나")  # no answer, no expected: None == None is not a match
+    assert r.prompt_source == "reprompt"
