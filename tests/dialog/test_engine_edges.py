@@ -1230,3 +1230,153 @@ async def test_equals_between_two_missing_parameters_does_not_hold(
     await talk.say("퀴즈 내줘")
     r = await talk.say("아무거나")  # no answer, no expected: None == None is not a match
     assert r.prompt_source == "reprompt"
+
+
+# ------------------------------------------------------------------ multi-turn filling rules
+
+SHOP = """
+name: shop
+invocation: 과일가게
+entities:
+  FRUIT: {values: {사과: [], 배: []}}
+  COLOR: {values: {빨강: [], 노랑: []}}
+  CITY: {values: {서울: [], 부산: []}}
+intents:
+  ask.shop:
+    examples: ["과일 골라줘", "[사과](FRUIT) 골라줘"]
+actions:
+  shop.start:
+    trigger: {intent: ask.shop}
+    parameters:
+      fruit: {type: FRUIT, slot_filling_only: [COLOR]}
+      city: {type: CITY}
+    response:
+      type: wait
+      prompts: ["무엇을 어디로 보낼까요?"]
+    branches:
+      - when: {equals: {fruit: 배}}
+        action: shop.pear
+      - when: {exists: city}
+        action: shop.city
+      - when: {exists: fruit}
+        action: shop.fruit
+    reprompts: [그만할게요., 과일이나 도시를 말씀해 주세요.]
+  shop.pear:
+    response:
+      type: wait
+      prompts: ["배를 골랐어요. 더 필요하세요?"]
+  shop.city:
+    response: {prompts: ["{{city}}로 보낼게요."]}
+  shop.fruit:
+    response: {prompts: ["{{fruit}}를 골랐어요."]}
+"""
+
+
+async def test_the_next_utterance_replaces_a_value_the_first_one_gave(
+    make: Callable[..., Talk],
+) -> None:
+    talk = make(yaml=SHOP)
+    first = await talk.say("사과 골라줘")
+    assert first.state.params["fruit"] == "사과"
+    assert first.state.waiting == ListenWait("shop.start")
+    r = await talk.say("배")
+    assert r.actions == ["shop.pear"]
+    assert (r.prompt, r.prompt_type) == ("배를 골랐어요. 더 필요하세요?", "wait")
+    assert r.state.waiting is None and r.state.active
+
+
+async def test_every_utterance_parameter_of_a_multi_turn_action_can_be_filled(
+    make: Callable[..., Talk],
+) -> None:
+    talk = make(yaml=SHOP)
+    await talk.say("과일 골라줘")
+    r = await talk.say("부산")  # the second parameter, city
+    assert (r.actions, r.prompt) == (["shop.city"], "부산로 보낼게요.")
+
+
+async def test_slot_filling_only_mappings_do_not_fill_a_multi_turn_answer(
+    make: Callable[..., Talk],
+) -> None:
+    talk = make(yaml=SHOP)
+    await talk.say("과일 골라줘")
+    r = await talk.say("빨강")  # COLOR maps to fruit only while slot filling
+    assert [e.type for e in r.entities] == ["COLOR"]
+    assert (r.prompt, r.prompt_source) == ("과일이나 도시를 말씀해 주세요.", "reprompt")
+    assert r.state.failures == 1
+    r2 = await talk.say("노랑")
+    assert (r2.prompt, r2.prompt_type) == ("그만할게요.", "end")
+    assert r2.state.failures == 2  # consecutive failed turns add up
+
+
+# ------------------------------------------------------------------ confirming a corrected value
+
+
+def fuzzy_city(text: str = "서을", value: str = "서울") -> EntityMatch:
+    return EntityMatch("CITY", "CITY", text, value, 0, len(text), 0.6, "fuzzy")
+
+
+async def test_yes_runs_the_intent_with_the_confirmed_values() -> None:
+    scripted = Scripted(ok(weather="맑음"))
+    nlu = Recording(NluResult("ask.weather", 0.7, [fuzzy_city()]))
+    engine = DialogEngine(parse_definition(PLAY), scripted, recognizer=nlu)
+    ask = await engine.turn(engine.new_state(), "서을 날씨 알려줘")
+    assert (ask.prompt_source, ask.prompt_type) == ("confirm", "wait")
+    assert scripted.calls == []
+    yes = await engine.turn(ask.state, "네")
+    assert (yes.intent, yes.score) == ("ask.weather", 0.7)
+    assert [(e.text, e.value, e.confidence, e.source) for e in yes.entities] == [
+        ("서을", "서울", 1.0, "confirmed")
+    ]
+    assert scripted.calls[0].params["city"] == "서울"
+    assert yes.prompt == "서울 날씨는 맑음예요."
+
+
+async def test_no_while_slot_filling_keeps_waiting_for_the_slot() -> None:
+    nlu = Recording(NluResult("order.fruit", 1.0))
+    engine = DialogEngine(parse_definition(PLAY), recognizer=nlu)
+    first = await engine.turn(engine.new_state(), "과일 주문")
+    assert first.state.waiting == SlotWait("answer.fruit", "fruit", 1)
+    fruit = EntityMatch("FRUIT", "FRUIT", "사가", "사과", 0, 2, 0.6, "fuzzy")
+    nlu.result = NluResult(None, 0.0, [fruit])
+    ask = await engine.turn(first.state, "사가")
+    assert ask.prompt_source == "confirm"
+    no = await engine.turn(ask.state, "아니요")
+    assert no.intent is None
+    assert (no.prompt, no.prompt_type, no.prompt_source) == (
+        "알겠어요. 다시 말씀해 주세요.",
+        "wait",
+        "confirm",
+    )
+    assert no.state.waiting == SlotWait("answer.fruit", "fruit", 1)
+    assert no.state.active and not no.session_ended
+    nlu.result = NluResult(None, 0.0, [EntityMatch("FRUIT", "FRUIT", "배", "배", 0, 1)])
+    done = await engine.turn(no.state, "배")
+    assert done.prompt == "배 주문했어요."
+
+
+async def test_rewind_of_a_prompt_without_a_type_ends(make: Callable[..., Talk]) -> None:
+    """A stored state from before prompt types were kept has a last prompt without a type:
+    it is replayed as an end prompt."""
+    talk = make(audio_player=False)
+    talk.state.last_prompt = "안녕히 가세요."
+    r = await talk.say(Intent("NUGU.INTENT.rewind"))
+    assert (r.prompt, r.prompt_type, r.prompt_source) == ("안녕히 가세요.", "end", "rewind")
+    assert r.session_ended
+
+
+async def test_a_play_directive_without_an_audio_item_still_plays(
+    make: Callable[..., Talk],
+) -> None:
+    answers = [
+        CallAnswer(result_code="OK", directives=[play_directive({"token": "t1"})]),
+        CallAnswer(result_code="OK", directives=[{"type": "AudioPlayer.Play"}]),
+    ]
+    device = Device(make(*answers, yaml=EVENTS))
+    await device.send("노래 틀어줘")
+    r = await device.send("노래 틀어줘")
+    audio = r.device.audio
+    assert (audio.player_activity, audio.token, audio.offset_in_milliseconds) == (
+        "PLAYING",
+        "t1",
+        0,
+    )
