@@ -110,7 +110,7 @@ class Talk:
         self.engine = engine
         self.state = engine.new_state()
 
-    async def say(self, text: str | Intent) -> TurnResult:
+    async def say(self, text: str | Intent | DeviceEvent) -> TurnResult:
         result = await self.engine.turn(self.state, text)
         self.state = result.state
         return result
@@ -1380,3 +1380,112 @@ async def test_a_play_directive_without_an_audio_item_still_plays(
         "t1",
         0,
     )
+
+
+# ------------------------------------------------------------------ exception wait, more turns
+
+THREE_TRIES = PLAY.replace(
+    "          - 어느 도시요?\n",
+    "          - 어느 도시요?\n          - 도시를 알려 주세요.\n",
+)
+
+
+async def test_each_failed_exception_reply_walks_the_stack_and_counts(
+    make: Callable[..., Talk],
+) -> None:
+    talk = make(CallAnswer(result_code="NO_CITY"), yaml=THREE_TRIES)
+    r1 = await talk.say("서울 날씨 알려줘")
+    assert (r1.prompt, r1.state.waiting) == (
+        "도시를 알려 주세요.",
+        ExceptionWait("answer.weather", "NO_CITY", 1),
+    )
+    r2 = await talk.say("사과")  # not a CITY: a failed reply
+    assert r2.calls == []
+    assert (r2.prompt, r2.prompt_type, r2.prompt_source) == ("어느 도시요?", "wait", "exception")
+    assert r2.state.waiting == ExceptionWait("answer.weather", "NO_CITY", 2)
+    assert r2.state.failures == 1 and r2.state.active
+    r3 = await talk.say("배")
+    assert (r3.prompt, r3.prompt_type) == ("도시를 몰라서 끝낼게요.", "end")
+    assert r3.state.failures == 2 and r3.state.waiting is None
+
+
+async def test_max_failures_cuts_an_exception_wait_short(make: Callable[..., Talk]) -> None:
+    talk = make(CallAnswer(result_code="NO_CITY"), yaml=THREE_TRIES, max_failures=1)
+    await talk.say("서울 날씨 알려줘")
+    r = await talk.say("사과")  # one failed reply is the limit: the end prompt, not the next
+    assert (r.prompt, r.prompt_type) == ("도시를 몰라서 끝낼게요.", "end")
+    assert r.session_ended
+
+
+async def test_a_recall_that_answers_ok_leaves_the_exception_wait(
+    make: Callable[..., Talk],
+) -> None:
+    waits = PLAY.replace(
+        '    response:\n      prompts: ["{{city}} 날씨는 {{weather}}예요."]',
+        '    response:\n      type: wait\n      prompts: ["{{city}} 날씨는 {{weather}}예요."]',
+    )
+    assert waits != PLAY
+    talk = make(CallAnswer(result_code="NO_CITY"), ok(weather="흐림"), yaml=waits)
+    await talk.say("서울 날씨 알려줘")
+    r = await talk.say("부산")
+    assert (r.prompt, r.prompt_type) == ("부산 날씨는 흐림예요.", "wait")
+    assert r.state.waiting is None and r.state.active and r.state.failures == 0
+
+
+async def test_slot_filling_only_mappings_do_not_answer_an_exception_wait(
+    make: Callable[..., Talk],
+) -> None:
+    only = PLAY.replace(
+        "      city: {type: CITY}\n", "      city: {type: CITY, slot_filling_only: [FRUIT]}\n"
+    )
+    assert only != PLAY
+    talk = make(CallAnswer(result_code="NO_CITY"), yaml=only)
+    await talk.say("서울 날씨 알려줘")
+    r = await talk.say("사과")
+    assert r.calls == []
+    assert (r.prompt, r.prompt_type) == ("도시를 몰라서 끝낼게요.", "end")
+
+
+# ------------------------------------------------------------------ more stop and intent inputs
+
+
+async def test_a_custom_stop_action_starts_with_its_parameters_cleared(
+    make: Callable[..., Talk],
+) -> None:
+    with_param = MUSIC.replace(
+        "  song.stop:\n    trigger: {intent: NUGU.INTENT.stop}\n",
+        "  song.stop:\n    trigger: {intent: NUGU.INTENT.stop}\n"
+        "    parameters:\n      title: {type: SONG}\n",
+    ).replace("intents:\n", "entities:\n  SONG: {values: {봄노래: []}}\nintents:\n")
+    assert with_param.count("SONG") == 2
+    talk = make(yaml=with_param)
+    r = await talk.say(Intent("NUGU.INTENT.stop", {"title": "봄노래"}))
+    assert r.actions == ["song.stop"]
+    assert "title" not in r.state.params  # a stop carries no values into the action
+    assert r.prompt == "노래를 멈출게요." and r.session_ended
+
+
+async def test_slots_of_an_unknown_intent_are_only_entities_by_type(
+    make: Callable[..., Talk],
+) -> None:
+    """A global utterance parameter does not take a slot of an intent the play does not
+    know (there is no action to fill): the slot is ignored with a warning."""
+    global_city = PLAY.replace(
+        "parameters:\n  brand:", "parameters:\n  home: {type: CITY}\n  brand:"
+    )
+    assert global_city != PLAY
+    r = await make(yaml=global_city).say(Intent("CLOVA.UnknownIntent", {"home": "부산"}))
+    assert r.entities == []
+    assert r.warnings == ["slot 'home' is neither a parameter of None nor an entity type: ignored"]
+    assert r.prompt_source == "fallback"
+
+
+async def test_an_event_without_a_token_and_no_action_only_warns(
+    make: Callable[..., Talk],
+) -> None:
+    r = await make().say(DeviceEvent("Display.ElementSelected"))
+    assert r.event == {"type": "Display.ElementSelected"}
+    assert r.warnings == [
+        "no action has the trigger event Display.ElementSelected; nothing happens"
+    ]
+    assert r.prompt is None and r.state.sessions == 0
