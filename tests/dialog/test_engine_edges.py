@@ -361,7 +361,9 @@ async def test_intent_slots_fill_parameters_entity_types_and_unknown_ones_warn(
     talk = make(caller=scripted)
     r = await talk.say(Intent("ask.weather", {"city": "부산", "mood": "좋음"}, score=0.8))
     assert (r.intent, r.score) == ("ask.weather", 0.8)
-    assert [(e.type, e.value) for e in r.entities] == [("CITY", "부산")]
+    assert [(e.type, e.role, e.text, e.value) for e in r.entities] == [
+        ("CITY", "CITY", "부산", "부산")
+    ]
     assert r.warnings == [
         "slot 'mood' is neither a parameter of 'answer.weather' nor an entity type: ignored"
     ]
@@ -373,7 +375,9 @@ async def test_an_intent_slot_named_like_an_entity_type_is_that_entity(
     make: Callable[..., Talk],
 ) -> None:
     r = await make().say(Intent("order.fruit", {"FRUIT": "배"}))
-    assert [(e.type, e.role, e.value) for e in r.entities] == [("FRUIT", "FRUIT", "배")]
+    assert [(e.type, e.role, e.text, e.value) for e in r.entities] == [
+        ("FRUIT", "FRUIT", "배", "배")
+    ]
     assert r.prompt == "배 주문했어요."
 
 
@@ -1399,6 +1403,7 @@ async def test_each_failed_exception_reply_walks_the_stack_and_counts(
         "도시를 알려 주세요.",
         ExceptionWait("answer.weather", "NO_CITY", 1),
     )
+    assert r1.warnings == []  # the code has prompts
     r2 = await talk.say("사과")  # not a CITY: a failed reply
     assert r2.calls == []
     assert (r2.prompt, r2.prompt_type, r2.prompt_source) == ("어느 도시요?", "wait", "exception")
