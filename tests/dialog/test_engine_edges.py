@@ -1494,3 +1494,25 @@ async def test_an_event_without_a_token_and_no_action_only_warns(
         "no action has the trigger event Display.ElementSelected; nothing happens"
     ]
     assert r.prompt is None and r.state.sessions == 0
+
+
+@pytest.mark.parametrize("listened", [True, False])
+async def test_an_event_of_another_interface_does_not_move_the_player(
+    make: Callable[..., Talk], listened: bool
+) -> None:
+    """A Display event's token names a card, not the song: the AudioPlayer context of the
+    next request must keep the song's token (a bug found by these tests: it took it)."""
+    yaml = EVENTS.replace("AudioPlayer.PlaybackStarted", "Display.ElementSelected")
+    device = Device(make(CallAnswer(result_code="OK"), yaml=yaml if listened else EVENTS))
+    device.device.audio.token = "t5"
+    device.device.audio.offset_in_milliseconds = 700
+    fields = {"token": "card-1", "offsetInMilliseconds": 3}
+    r = await device.send(DeviceEvent("Display.ElementSelected", fields))
+    assert r.event == {"type": "Display.ElementSelected", **fields}
+    assert r.actions == (["song.started"] if listened else [])
+    audio = r.device.audio
+    assert (audio.player_activity, audio.token, audio.offset_in_milliseconds) == (
+        "IDLE",
+        "t5",
+        700,
+    )
