@@ -8,6 +8,7 @@ that runs, the state after the turn) and would fail on a mutant of the engine
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -1516,3 +1517,98 @@ async def test_an_event_of_another_interface_does_not_move_the_player(
         "t5",
         700,
     )
+
+
+async def test_the_same_code_after_a_recall_goes_on_down_the_stack(
+    make: Callable[..., Talk],
+) -> None:
+    talk = make(
+        CallAnswer(result_code="NO_CITY"), CallAnswer(result_code="NO_CITY"), yaml=THREE_TRIES
+    )
+    await talk.say("서울 날씨 알려줘")
+    r = await talk.say("부산")  # understood, called again, the same code
+    assert [c.result_code for c in r.calls] == ["NO_CITY"]
+    assert (r.prompt, r.prompt_type) == ("어느 도시요?", "wait")
+    assert r.state.waiting == ExceptionWait("answer.weather", "NO_CITY", 2)
+
+
+THREE_SLOT_PROMPTS = PLAY.replace(
+    "          - 어떤 과일이요?\n",
+    "          - 어떤 과일이요?\n          - 과일 이름을 말씀해 주세요.\n",
+)
+
+
+async def test_failed_slot_replies_count_and_the_end_prompt_closes_the_wait(
+    make: Callable[..., Talk],
+) -> None:
+    talk = make(yaml=THREE_SLOT_PROMPTS)
+    r1 = await talk.say("과일 주문")
+    assert r1.prompt == "과일 이름을 말씀해 주세요."
+    r2 = await talk.say("서울")  # a CITY: not the slot's type
+    assert r2.actions == ["answer.fruit"]
+    assert (r2.prompt, r2.state.waiting) == ("어떤 과일이요?", SlotWait("answer.fruit", "fruit", 2))
+    r3 = await talk.say("부산")
+    assert (r3.prompt, r3.prompt_type, r3.prompt_source) == (
+        "과일을 몰라서 끝낼게요.",
+        "end",
+        "slot",
+    )
+    assert r3.state.failures == 2
+    assert r3.state.waiting is None and r3.session_ended
+
+
+# ------------------------------------------------------------------ when the engine asks to confirm
+
+
+async def test_asking_to_confirm_counts_as_a_failed_turn() -> None:
+    two = PLAY.replace(
+        "fallback: [잘 모르겠어요.]", "fallback: [잘 모르겠어요., 다시 말씀해 주세요.]"
+    )
+    nlu = Recording(NluResult(None, 0.0))
+    engine = DialogEngine(parse_definition(two), recognizer=nlu, settings=EngineSettings(seed=1))
+    first = await engine.turn(engine.new_state(), "음")
+    assert (first.prompt_source, first.prompt_type, first.state.failures) == ("fallback", "wait", 1)
+    nlu.result = NluResult("ask.weather", 0.8, [fuzzy_city()])
+    ask = await engine.turn(first.state, "서을 날씨")
+    assert ask.prompt_source == "confirm"
+    assert ask.state.failures == 2
+    assert (ask.intent, ask.score) == ("ask.weather", 0.8)
+
+
+async def test_play_builder_never_asks_to_confirm_a_new_intent() -> None:
+    """The Play Builder test chat has no confirm step: a corrected value is used as read."""
+    scripted = Scripted(ok(weather="맑음"))
+    nlu = Recording(NluResult("ask.weather", 0.8, [fuzzy_city()]))
+    settings = EngineSettings(seed=1, play_builder=True)
+    engine = DialogEngine(parse_definition(PLAY), scripted, recognizer=nlu, settings=settings)
+    r = await engine.turn(engine.new_state(), "서을 날씨")
+    assert r.prompt_source == "response"
+    assert scripted.calls[0].params["city"] == "서울"
+
+
+async def test_a_corrected_value_in_a_multi_turn_reply_is_confirmed() -> None:
+    """In a multi-turn wait the root's parameters count too (``fruit`` is the root's)."""
+    nlu = Recording(NluResult("ask.shop", 1.0))
+    engine = DialogEngine(parse_definition(SHOP), recognizer=nlu, settings=EngineSettings(seed=1))
+    first = await engine.turn(engine.new_state(), "과일 골라줘")
+    assert first.state.waiting == ListenWait("shop.start")
+    fruit = EntityMatch("FRUIT", "FRUIT", "베", "배", 0, 1, 0.6, "fuzzy")
+    nlu.result = NluResult(None, 0.0, [fruit])
+    ask = await engine.turn(first.state, "베")
+    assert ask.prompt_source == "confirm"
+    yes = await engine.turn(ask.state, "네")
+    assert yes.prompt == "배를 골랐어요. 더 필요하세요?"
+
+
+async def test_accept_mode_logs_what_it_used(caplog: pytest.LogCaptureFixture) -> None:
+    nlu = Recording(NluResult("ask.weather", 0.8, [fuzzy_city()]))
+    settings = EngineSettings(seed=1, nlu_uncertain="accept")
+    engine = DialogEngine(
+        parse_definition(PLAY), Scripted(ok(weather="비")), recognizer=nlu, settings=settings
+    )
+    with caplog.at_level(logging.INFO, logger="voicehook.dialog"):
+        r = await engine.turn(engine.new_state(), "서을 날씨")
+    assert r.prompt == "서울 날씨는 비예요."
+    assert [rec.getMessage() for rec in caplog.records if rec.name == "voicehook.dialog"] == [
+        "nlu: used without asking: [] []"
+    ]
