@@ -1612,3 +1612,19 @@ async def test_accept_mode_logs_what_it_used(caplog: pytest.LogCaptureFixture) -
     assert [rec.getMessage() for rec in caplog.records if rec.name == "voicehook.dialog"] == [
         "nlu: used without asking: [] []"
     ]
+
+
+async def test_reask_mode_asks_again_and_logs_the_doubts(caplog: pytest.LogCaptureFixture) -> None:
+    scripted = Scripted()
+    nlu = Recording(NluResult("ask.weather", 0.8, [fuzzy_city(), fuzzy_city("부선", "부산")]))
+    settings = EngineSettings(seed=1, nlu_uncertain="reask")
+    engine = DialogEngine(parse_definition(PLAY), scripted, recognizer=nlu, settings=settings)
+    with caplog.at_level(logging.INFO, logger="voicehook.dialog"):
+        r = await engine.turn(engine.new_state(), "서을 부선 날씨")
+    assert (r.prompt_type, r.prompt_source) == ("wait", "confirm")
+    assert r.prompt is not None and r.prompt.endswith("다시 말씀해 주세요.")
+    assert r.state.waiting is None and r.state.active and scripted.calls == []
+    assert [rec.getMessage() for rec in caplog.records if rec.name == "voicehook.dialog"] == [
+        "nlu: asked the user (reask) about 서을→서울, 부선→부산, 부선→None; "
+        "intent ask.weather (0.80)"
+    ]
