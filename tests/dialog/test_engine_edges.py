@@ -1628,3 +1628,80 @@ async def test_reask_mode_asks_again_and_logs_the_doubts(caplog: pytest.LogCaptu
         "nlu: asked the user (reask) about 서을→서울, 부선→부산, 부선→None; "
         "intent ask.weather (0.80)"
     ]
+
+
+# ------------------------------------------------------------------ request types, stored states
+
+RELAY = """
+name: relay
+invocation: 길찾기
+entities:
+  CITY: {values: {서울: [], 부산: []}}
+  COUNTRY: {values: {한국: [], 일본: []}}
+intents:
+  ask.route:
+    examples: ["[서울](CITY) 가는 길", "[한국](COUNTRY) 가는 길", "가는 길 알려줘"]
+actions:
+  route.ask:
+    trigger: {intent: ask.route}
+    backend: true
+    parameters:
+      place: {type: [CITY, COUNTRY]}
+    common: route.more
+  route.more:
+    backend: true
+    parameters:
+      place: backend
+    response:
+      prompts: ["{{place}} 가는 길이에요."]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "place_type"),
+    [
+        ("한국 가는 길", "COUNTRY"),  # the type that filled it, not the first mapped
+        ("가는 길 알려줘", "CITY"),  # empty: the first mapped type
+    ],
+)
+async def test_request_types_follow_the_spec(
+    make: Callable[..., Talk], text: str, place_type: str
+) -> None:
+    """§2.2: an utterance parameter's type is its entity type; a backend parameter's type is
+    null, even when an earlier action of the turn filled the same name from the utterance."""
+    scripted = Scripted(ok(), ok())
+    r = await make(yaml=RELAY, caller=scripted).say(text)
+    assert [c.action for c in scripted.calls] == ["route.ask", "route.more"]
+    assert scripted.calls[0].param_types == {"place": place_type}
+    assert scripted.calls[1].param_types == {"place": None}
+    assert r.prompt_source == "response"
+
+
+async def test_a_stored_wait_survives_a_play_with_fewer_prompts(
+    make: Callable[..., Talk],
+) -> None:
+    """A session stored by the previous version of a play (three slot prompts, two said)
+    goes on under a version with two prompts: the next failure says the end prompt."""
+    old = make(yaml=THREE_SLOT_PROMPTS)
+    await old.say("과일 주문")
+    r = await old.say("서울")
+    assert r.state.waiting == SlotWait("answer.fruit", "fruit", 2)
+    new = make()
+    new.state = r.state
+    done = await new.say("부산")
+    assert (done.prompt, done.prompt_type) == ("과일을 몰라서 끝낼게요.", "end")
+
+
+async def test_the_directive_warnings_word_for_word(make: Callable[..., Talk]) -> None:
+    ends = await make(yaml=MUSIC).say("노래 틀어줘")
+    assert ends.warnings == [
+        "a wait prompt came with directives: the session ends (§5.1); set "
+        "allow_wait_with_directives: true for Play Builder 1.9.0 behaviour"
+    ]
+    assert ends.prompt_type == "end"
+    kept = await make(yaml=MUSIC, allow_wait_with_directives=True).say("노래 틀어줘")
+    assert kept.warnings == [
+        "a wait prompt with directives kept the session open "
+        "(allow_wait_with_directives; NUGU docs §5.1 say directives end it)"
+    ]
+    assert kept.prompt_type == "wait" and kept.state.active
