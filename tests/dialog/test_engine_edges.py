@@ -1705,3 +1705,55 @@ async def test_the_directive_warnings_word_for_word(make: Callable[..., Talk]) -
         "(allow_wait_with_directives; NUGU docs §5.1 say directives end it)"
     ]
     assert kept.prompt_type == "wait" and kept.state.active
+
+
+async def test_undeclared_output_keys_are_skipped_wherever_they_come(
+    make: Callable[..., Talk],
+) -> None:
+    talk = make(CallAnswer(result_code="OK", output={"extra": "무시", "weather": "눈"}))
+    r = await talk.say("서울 날씨 알려줘")
+    assert r.prompt == "서울 날씨는 눈예요."
+    assert "extra" not in r.state.params
+
+
+async def test_the_device_type_setting_goes_into_the_request(make: Callable[..., Talk]) -> None:
+    scripted = Scripted(ok(weather="맑음"))
+    await make(caller=scripted, device_type="tv").say("서울 날씨 알려줘")
+    assert scripted.calls[0].device_type == "tv"
+
+
+class FakeClock:
+    """``time.perf_counter`` for the engine: 10 s, then 12.3456 ms later."""
+
+    def __init__(self) -> None:
+        self.reads = [10.0, 10.0123456]
+
+    def perf_counter(self) -> float:
+        return self.reads.pop(0)
+
+
+async def test_the_call_time_is_measured_when_the_caller_gives_none(
+    make: Callable[..., Talk], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    talk = make(ok(weather="맑음"), CallAnswer(result_code="OK", elapsed_ms=7.5))
+    monkeypatch.setattr("voicehook.dialog.engine.time", FakeClock())
+    r = await talk.say("서울 날씨 알려줘")
+    (call,) = r.calls
+    assert call.elapsed_ms == 12.35 and type(call.elapsed_ms) is float
+    monkeypatch.setattr("voicehook.dialog.engine.time", FakeClock())
+    again = await talk.say("부산 날씨 알려줘")
+    assert again.calls[0].elapsed_ms == 7.5  # the caller's own measure wins
+
+
+async def test_an_action_configurable_without_a_value_keeps_the_play_value(
+    make: Callable[..., Talk],
+) -> None:
+    shadow = PLAY.replace(
+        "      unit: {value: celsius}\n",
+        "      unit: {value: celsius}\n      brand: {kind: configurable}\n",
+    )
+    assert shadow != PLAY
+    scripted = Scripted(ok(weather="맑음"))
+    await make(yaml=shadow, caller=scripted).say("서울 날씨 알려줘")
+    assert scripted.calls[0].params["brand"] == "모서리"
+    assert scripted.calls[0].params["unit"] == "celsius"
