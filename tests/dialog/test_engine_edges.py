@@ -1757,3 +1757,36 @@ async def test_an_action_configurable_without_a_value_keeps_the_play_value(
     await make(yaml=shadow, caller=scripted).say("서울 날씨 알려줘")
     assert scripted.calls[0].params["brand"] == "모서리"
     assert scripted.calls[0].params["unit"] == "celsius"
+
+
+async def test_a_new_request_in_the_session_forgets_the_old_entity_type(
+    make: Callable[..., Talk],
+) -> None:
+    waits = RELAY.replace(
+        '      prompts: ["{{place}} 가는 길이에요."]',
+        '      type: wait\n      prompts: ["{{place}} 가는 길이에요."]',
+    )
+    assert waits != RELAY
+    scripted = Scripted(ok(), ok(), ok(), ok())
+    talk = make(yaml=waits, caller=scripted)
+    first = await talk.say("한국 가는 길")
+    assert first.state.active and scripted.calls[0].param_types == {"place": "COUNTRY"}
+    await talk.say("가는 길 알려줘")  # the same session, no place this time
+    assert scripted.calls[2].action == "route.ask"
+    assert scripted.calls[2].params == {"place": None}
+    assert scripted.calls[2].param_types == {"place": "CITY"}
+
+
+async def test_a_required_parameter_without_prompts_does_not_hide_the_next_one(
+    make: Callable[..., Talk],
+) -> None:
+    def no_fruit_prompts(definition: PlayDefinition) -> PlayDefinition:
+        act = definition.actions["send.fruit"]
+        fruit = msgspec.structs.replace(act.parameters["fruit"], prompts=())
+        return replace_action(
+            definition, "send.fruit", parameters={**act.parameters, "fruit": fruit}
+        )
+
+    r = await make(yaml=TWO_SLOTS, edit=no_fruit_prompts).say("과일 보내줘")
+    assert r.violations == ["required parameter 'fruit' has no prompts"]
+    assert (r.prompt, r.state.waiting) == ("어디로 보낼까요?", SlotWait("send.fruit", "city", 1))
