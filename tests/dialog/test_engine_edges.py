@@ -1790,3 +1790,133 @@ async def test_a_required_parameter_without_prompts_does_not_hide_the_next_one(
     r = await make(yaml=TWO_SLOTS, edit=no_fruit_prompts).say("과일 보내줘")
     assert r.violations == ["required parameter 'fruit' has no prompts"]
     assert (r.prompt, r.state.waiting) == ("어디로 보낼까요?", SlotWait("send.fruit", "city", 1))
+
+
+# ------------------------------------------------------------------ how entities fill parameters
+
+ROUTE = """
+name: route
+invocation: 길
+entities:
+  CITY: {values: {서울: [], 부산: [], 대전: []}}
+  COUNTRY: {values: {한국: [], 일본: []}}
+intents:
+  go.route:
+    examples: ["[서울](CITY:from)에서 [부산](CITY:to)까지"]
+  pick.place:
+    examples: ["[서울](CITY) 갈래"]
+actions:
+  route.go:
+    trigger: {intent: go.route}
+    parameters:
+      origin: {type: "CITY:from"}
+      dest: {type: "CITY:to"}
+    response:
+      prompts: ["{{origin}}에서 {{dest}}까지요."]
+  place.pick:
+    trigger: {intent: pick.place}
+    parameters:
+      place: {type: [CITY, COUNTRY]}
+    response:
+      type: wait
+      prompts: ["{{place}} 맞아요?"]
+    branches:
+      - when: {equals: {place: 일본}}
+        action: place.japan
+      - default: place.other
+  place.japan:
+    response: {prompts: [일본으로 정했어요.]}
+  place.other:
+    response: {prompts: ["{{place}}로 정했어요."]}
+"""
+
+
+def city(value: str, role: str = "CITY") -> EntityMatch:
+    return EntityMatch("CITY", role, value, value, 0, len(value))
+
+
+@pytest.mark.parametrize(
+    ("entities", "origin", "dest"),
+    [
+        ([city("서울", "from"), city("부산")], "서울", "부산"),  # a role, then a bare type
+        ([city("부산")], "부산", None),  # one entity fills one parameter
+        ([city("대전", "via")], None, None),  # a role no mapping has: not used
+        ([city("부산", "to"), city("서울", "from")], "서울", "부산"),
+    ],
+)
+async def test_roles_decide_which_parameter_an_entity_fills(
+    entities: list[EntityMatch], origin: str | None, dest: str | None
+) -> None:
+    nlu = Recording(NluResult("go.route", 1.0, entities))
+    engine = DialogEngine(parse_definition(ROUTE), recognizer=nlu, settings=EngineSettings(seed=1))
+    r = await engine.turn(engine.new_state(), "길 찾아줘")
+    assert (r.state.params.get("origin"), r.state.params.get("dest")) == (origin, dest)
+
+
+async def test_a_multi_turn_reply_of_another_mapped_type_replaces_the_value() -> None:
+    nlu = Recording(NluResult("pick.place", 1.0, [city("서울")]))
+    engine = DialogEngine(parse_definition(ROUTE), recognizer=nlu, settings=EngineSettings(seed=1))
+    first = await engine.turn(engine.new_state(), "서울 갈래")
+    assert (first.prompt, first.state.param_types) == ("서울 맞아요?", {"place": "CITY"})
+    japan = EntityMatch("COUNTRY", "COUNTRY", "일본", "일본", 0, 2)
+    nlu.result = NluResult(None, 0.0, [japan])
+    r = await engine.turn(first.state, "일본")
+    assert (r.actions, r.prompt) == (["place.japan"], "일본으로 정했어요.")
+
+
+async def test_a_later_parameter_is_filled_when_an_earlier_one_is_not() -> None:
+    nlu = Recording(NluResult("send.fruit", 1.0, [city("부산")]))
+    engine = DialogEngine(
+        parse_definition(TWO_SLOTS), recognizer=nlu, settings=EngineSettings(seed=1)
+    )
+    r = await engine.turn(engine.new_state(), "부산으로 보내줘")
+    assert r.state.params.get("city") == "부산"
+    assert r.state.waiting == SlotWait("send.fruit", "fruit", 1)
+
+
+async def test_an_exception_reply_fills_what_it_can_when_one_value_is_refused() -> None:
+    """``place`` was filled by a CITY; a COUNTRY does not replace it (same-type rule), but
+    the FRUIT in the same reply still fills ``fruit``, so the backend is called again."""
+    yaml = """
+name: trip
+invocation: 여행
+entities:
+  CITY: {values: {서울: []}}
+  COUNTRY: {values: {일본: []}}
+  FRUIT: {values: {사과: []}}
+intents:
+  plan.trip:
+    examples: ["[서울](CITY) 여행"]
+actions:
+  trip.plan:
+    trigger: {intent: plan.trip}
+    backend: true
+    parameters:
+      place: {type: [CITY, COUNTRY]}
+      fruit: {type: FRUIT}
+    exceptions:
+      MORE:
+        prompts: [끝낼게요., 더 알려 주세요.]
+    response:
+      prompts: ["{{place}}에서 {{fruit}}요."]
+"""
+    nlu = Recording(NluResult("plan.trip", 1.0, [city("서울")]))
+    scripted = Scripted(CallAnswer(result_code="MORE"), ok())
+    engine = DialogEngine(parse_definition(yaml), scripted, recognizer=nlu)
+    first = await engine.turn(engine.new_state(), "서울 여행")
+    assert first.state.waiting == ExceptionWait("trip.plan", "MORE", 1)
+    japan = EntityMatch("COUNTRY", "COUNTRY", "일본", "일본", 0, 2)
+    apple = EntityMatch("FRUIT", "FRUIT", "사과", "사과", 3, 5)
+    nlu.result = NluResult(None, 0.0, [japan, apple])
+    r = await engine.turn(first.state, "일본 사과")
+    assert len(scripted.calls) == 2
+    assert scripted.calls[1].params == {"place": "서울", "fruit": "사과"}
+    assert r.prompt == "서울에서 사과요."
+
+
+async def test_a_single_slot_prompt_ends_without_a_wait(make: Callable[..., Talk]) -> None:
+    one = PLAY.replace("          - 어떤 과일이요?\n", "")
+    assert one != PLAY
+    r = await make(yaml=one).say("과일 주문")
+    assert (r.prompt, r.prompt_type) == ("과일을 몰라서 끝낼게요.", "end")
+    assert r.state.waiting is None and r.session_ended
