@@ -1920,3 +1920,41 @@ async def test_a_single_slot_prompt_ends_without_a_wait(make: Callable[..., Talk
     r = await make(yaml=one).say("과일 주문")
     assert (r.prompt, r.prompt_type) == ("과일을 몰라서 끝낼게요.", "end")
     assert r.state.waiting is None and r.session_ended
+
+
+async def test_an_exception_reply_replaces_a_value_the_backend_gave() -> None:
+    """A value from a backend's output has no entity type; the user's CITY replaces it."""
+    yaml = """
+name: hop
+invocation: 두단계
+entities:
+  CITY: {values: {서울: [], 부산: []}}
+intents:
+  ask.hop:
+    examples: ["날씨 알려줘"]
+actions:
+  hop.first:
+    trigger: {intent: ask.hop}
+    backend: true
+    parameters:
+      city: {type: CITY}
+    common: hop.second
+  hop.second:
+    backend: true
+    parameters:
+      city: {type: CITY}
+    exceptions:
+      AGAIN:
+        prompts: [끝낼게요., 다른 도시를 말씀해 주세요.]
+    response:
+      prompts: ["{{city}} 날씨예요."]
+"""
+    nlu = Recording(NluResult("ask.hop", 1.0))
+    answers = (ok(city="부산"), CallAnswer(result_code="AGAIN"), ok())
+    engine = DialogEngine(parse_definition(yaml), Scripted(*answers), recognizer=nlu)
+    first = await engine.turn(engine.new_state(), "날씨 알려줘")
+    assert first.state.waiting == ExceptionWait("hop.second", "AGAIN", 1)
+    assert first.state.params["city"] == "부산" and "city" not in first.state.param_types
+    nlu.result = NluResult(None, 0.0, [city("서울")])
+    r = await engine.turn(first.state, "서울")
+    assert r.prompt == "서울 날씨예요."
