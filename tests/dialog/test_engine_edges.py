@@ -1958,3 +1958,36 @@ actions:
     nlu.result = NluResult(None, 0.0, [city("서울")])
     r = await engine.turn(first.state, "서울")
     assert r.prompt == "서울 날씨예요."
+
+
+async def test_a_prompt_uses_the_play_filters(make: Callable[..., Talk]) -> None:
+    filtered = PLAY.replace(
+        "actions:\n",
+        "filters:\n  SKY:\n    normalize: {맑음: [clear, sunny]}\nactions:\n",
+        1,
+    ).replace("{{weather}}예요.", "{{weather=SKY}}예요.")
+    assert filtered.count("SKY") == 2
+    r = await make(ok(weather="sunny"), yaml=filtered).say("서울 날씨 알려줘")
+    assert r.violations == []
+    assert r.prompt == "서울 날씨는 맑음예요."
+
+
+async def test_play_builder_does_not_know_built_in_intents(make: Callable[..., Talk]) -> None:
+    talk = make(play_builder=True)
+    await talk.say("모서리")
+    r = await talk.say(Intent("NUGU.INTENT.stop"))
+    assert r.intent is None
+    assert r.warnings == ["Play Builder test chat does not recognise NUGU.INTENT.stop: fallback"]
+    assert r.prompt_source == "fallback"
+
+
+async def test_a_recognised_intent_answers_the_slot_behind_a_confirm_question() -> None:
+    nlu = Recording(NluResult("order.fruit", 1.0))
+    engine = DialogEngine(parse_definition(PLAY), recognizer=nlu, settings=EngineSettings(seed=1))
+    first = await engine.turn(engine.new_state(), "과일 주문")
+    fruit = EntityMatch("FRUIT", "FRUIT", "사가", "사과", 0, 2, 0.6, "fuzzy")
+    nlu.result = NluResult(None, 0.0, [fruit])
+    ask = await engine.turn(first.state, "사가")
+    assert ask.prompt_source == "confirm"
+    r = await engine.turn(ask.state, Intent("CLOVA.SlotAnswer", {"fruit": "배"}))
+    assert r.prompt == "배 주문했어요."
