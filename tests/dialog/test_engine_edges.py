@@ -9,6 +9,7 @@ that runs, the state after the turn) and would fail on a mutant of the engine
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -1991,3 +1992,14 @@ async def test_a_recognised_intent_answers_the_slot_behind_a_confirm_question() 
     assert ask.prompt_source == "confirm"
     r = await engine.turn(ask.state, Intent("CLOVA.SlotAnswer", {"fruit": "배"}))
     assert r.prompt == "배 주문했어요."
+
+
+async def test_seeded_session_ids_are_version_4_uuids(make: Callable[..., Talk]) -> None:
+    r = await make().say("모서리")
+    assert uuid.UUID(r.state.session_id).version == 4
+    scoped = DialogEngine(
+        parse_definition(PLAY), settings=EngineSettings(seed=5), session_scope="방-1"
+    )
+    s = await scoped.turn(scoped.new_state(), "모서리")
+    assert uuid.UUID(s.state.session_id).version == 4
+    assert s.state.session_id != r.state.session_id
