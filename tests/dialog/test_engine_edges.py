@@ -2003,3 +2003,29 @@ async def test_seeded_session_ids_are_version_4_uuids(make: Callable[..., Talk])
     s = await scoped.turn(scoped.new_state(), "모서리")
     assert uuid.UUID(s.state.session_id).version == 4
     assert s.state.session_id != r.state.session_id
+
+
+async def test_a_seed_makes_the_random_prompt_choice_repeatable() -> None:
+    """Ordinary response prompts are picked at random (§7.7); with ``seed`` the picks repeat."""
+    many = PLAY.replace(
+        "      prompts: [세 시예요.]",
+        "      prompts: [한 시예요., 두 시예요., 세 시예요., 네 시예요., 다섯 시예요., "
+        "여섯 시예요., 일곱 시예요., 여덟 시예요.]",
+    )
+    assert many != PLAY
+
+    async def picks(seed: int) -> list[str | None]:
+        engine = DialogEngine(
+            parse_definition(many), settings=EngineSettings(seed=seed), tokenizer=TOKENIZER
+        )
+        state, out = engine.new_state(), []
+        for _ in range(12):
+            r = await engine.turn(state, "몇 시야")
+            assert r.kind == "user"
+            state = r.state
+            out.append(r.prompt)
+        return out
+
+    first = await picks(11)
+    assert first == await picks(11)
+    assert len(set(first)) > 1
