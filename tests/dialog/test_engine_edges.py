@@ -2021,7 +2021,7 @@ async def test_a_seed_makes_the_random_prompt_choice_repeatable() -> None:
         state, out = engine.new_state(), []
         for _ in range(12):
             r = await engine.turn(state, "몇 시야")
-            assert r.kind == "user"
+            assert (r.kind, r.text) == ("user", "몇 시야")
             state = r.state
             out.append(r.prompt)
         return out
