@@ -2029,3 +2029,23 @@ async def test_a_seed_makes_the_random_prompt_choice_repeatable() -> None:
     first = await picks(11)
     assert first == await picks(11)
     assert len(set(first)) > 1
+
+
+async def test_an_exception_reply_does_not_use_slot_filling_only_mappings() -> None:
+    """An empty parameter whose FRUIT mapping is for slot filling only stays empty in an
+    exception wait: the reply "사과" fills nothing and the end prompt is said."""
+    yaml = PLAY.replace(
+        "      city: {type: CITY}\n",
+        "      city: {type: CITY}\n      pick: {type: CITY, slot_filling_only: [FRUIT]}\n",
+    )
+    assert yaml != PLAY
+    nlu = Recording(NluResult("ask.weather", 1.0, [city("서울")]))
+    scripted = Scripted(CallAnswer(result_code="NO_CITY"), ok(weather="맑음"))
+    engine = DialogEngine(parse_definition(yaml), scripted, recognizer=nlu)
+    first = await engine.turn(engine.new_state(), "서울 날씨 알려줘")
+    assert first.state.waiting == ExceptionWait("answer.weather", "NO_CITY", 1)
+    apple = EntityMatch("FRUIT", "FRUIT", "사과", "사과", 0, 2)
+    nlu.result = NluResult(None, 0.0, [apple])
+    r = await engine.turn(first.state, "사과")
+    assert len(scripted.calls) == 1
+    assert (r.prompt, r.prompt_type) == ("도시를 몰라서 끝낼게요.", "end")
