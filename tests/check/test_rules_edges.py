@@ -344,3 +344,60 @@ def test_play_builder_warning_word_for_word(builder_case: RequestCase) -> None:
         "ignore this. To test in Play Builder, accept calls with isPlayBuilderRequest: true "
         "(voicehook: serve --play-builder allow).",
     )
+
+
+def test_an_unknown_output_key_word_for_word(case: RequestCase) -> None:
+    """Kills the string mutants of the ``output_key_unknown`` finding (message and advice)."""
+    data = good_answer(case)
+    data["output"]["wheather"] = "맑음"
+    (f,) = check_answer(case, json.dumps(data).encode(), CODES).findings
+    assert (f.kind, f.subject, f.message, f.advice) == (
+        "output_key_unknown",
+        "wheather",
+        "output key 'wheather' is not a parameter of the action",
+        "Declare it as a parameter in Play Builder and in the play definition, "
+        "or drop it (a typo?).",
+    )
+
+
+def test_an_answer_without_result_code_is_not_held_to_the_ok_rules(case: RequestCase) -> None:
+    """Without a resultCode the answer is not OK: no output is fine, and so are missing keys.
+    Kills the mutant that starts ``check_answer`` with ``ok = True``."""
+    data = good_answer(case)
+    del data["resultCode"], data["output"]
+    assert _findings(case, data) == [("result_code_missing", "")]
+    data["output"] = {}
+    assert _findings(case, data) == [("result_code_missing", "")]
+
+
+# Every advice of a status finding, word for word (`voicehook check` prints it).
+STATUS_ADVICE = [
+    (
+        401,
+        False,
+        "Pass the backend's API key with --api-key KEY; the checker sends "
+        "'Authorization: token KEY' like a NUGU device.",
+    ),
+    (403, True, "The backend rejected 'Authorization: token KEY'. Check the key."),
+    (301, True, "Answer the action URL directly; do not redirect (HTTP to HTTPS included)."),
+    (500, True, "Answer HTTP 200 with an exception resultCode instead of an error status."),
+    (404, True, "Serve POST {Web URL}/answer.weather (the URL ends with the action name)."),
+]
+
+
+@pytest.mark.parametrize(("status", "with_key", "advice"), STATUS_ADVICE)
+def test_status_advice_word_for_word(
+    case: RequestCase, status: int, with_key: bool, advice: str
+) -> None:
+    headers = dict(case.headers)
+    if not with_key:
+        headers.pop("Authorization")
+    asked = dataclasses.replace(case, headers=headers)
+    assert asked.sends_authorization is with_key
+    (f,) = check_status(asked, status, b"no")
+    assert (f.kind, f.subject, f.message, f.advice) == (
+        "http_status",
+        str(status),
+        f"HTTP {status}; body 'no'",
+        advice,
+    )

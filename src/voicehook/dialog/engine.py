@@ -1209,6 +1209,8 @@ _EVENT_ACTIVITY = {
 
 
 def _apply_event(audio: AudioPlayerState, event: Mapping[str, Any]) -> None:
+    if not str(event.get("type")).startswith("AudioPlayer."):
+        return  # another interface's token (a Display card's) is not the player's
     activity = _EVENT_ACTIVITY.get(str(event.get("type")))
     if activity is not None:
         audio.player_activity = activity
