@@ -338,6 +338,7 @@ class Documents:
         self.metadata: Any = None
         self.jwks: Any = {"keys": [jwk("key-1")]}
         self.delay = 0.0
+        self.jwks_delay = 0.0
         self.hits = 0
 
     @property
@@ -356,6 +357,7 @@ async def docs() -> AsyncIterator[Documents]:
         return web.json_response(body)
 
     async def jwks(request: web.Request) -> web.Response:
+        await asyncio.sleep(state.jwks_delay)
         return web.json_response(state.jwks)
 
     app = web.Application()
@@ -449,12 +451,70 @@ async def test_only_usable_rsa_keys_are_kept(
     assert v.fetches == 1 and docs.hits == 1
 
 
-async def test_the_fetch_timeout_applies(docs: Documents, http: HttpClient) -> None:
+@pytest.mark.parametrize("slow", ["metadata", "jwks"])
+async def test_the_fetch_timeout_applies(docs: Documents, http: HttpClient, slow: str) -> None:
     """The key server answers after 2 s; with a 0.2 s fetch timeout the call gets a 503
     (the app client's own timeout, 5 s, would have waited for it)."""
-    docs.delay = 2.0
+    if slow == "metadata":
+        docs.delay = 2.0
+    else:
+        docs.jwks_delay = 2.0
     v = doc_validator(docs, http, fetch_timeout=0.2)
     assert await refusal(v, bearer(token())) == UNAVAILABLE
+
+
+async def test_an_https_jwks_uri_is_fetched(
+    docs: Documents, http: HttpClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An https:// jwks_uri is accepted and fetched (here the port speaks plain HTTP, so the
+    TLS handshake fails: a fetch error, not "no jwks_uri")."""
+    https = docs.base.replace("http://", "https://") + "/k"
+    docs.metadata = {"jwks_uri": https}
+    v = doc_validator(docs, http)
+    with caplog.at_level(logging.WARNING, "voicehook.botframework"):
+        assert await refusal(v, bearer(token())) == UNAVAILABLE
+    [line] = [m for m in caplog.messages if "fetch failed" in m]
+    assert line.startswith(f"Bot Framework signing keys: fetch failed: GET {https} failed")
+
+
+async def test_keys_are_cached_for_keys_ttl(keys: KeyServer, http: HttpClient) -> None:
+    """A minute of TTL: a second call a moment later uses the cached key."""
+    v = JwtValidator(config(keys, keys_ttl=60, refresh_interval=0), http)
+    for _ in range(3):
+        await v.validate(bearer(token()))
+    assert keys.jwks_hits == 1
+
+
+async def test_waiters_do_not_refetch_after_a_later_refresh(
+    keys: KeyServer, http: HttpClient
+) -> None:
+    """Calls that queue behind a key refresh use its outcome instead of fetching again, also
+    after earlier refreshes (each refresh changes the attempt count)."""
+    v = JwtValidator(config(keys, refresh_interval=0), http)
+    await v.validate(bearer(token()))
+    await refusal(v, bearer(token(kid="key-9")))
+    assert keys.jwks_hits == 2
+    results = await asyncio.gather(
+        *(v.validate(bearer(token(kid="key-9"))) for _ in range(4)), return_exceptions=True
+    )
+    assert all(isinstance(r, HttpError) and r.code == "unknown_signing_key" for r in results)
+    assert keys.jwks_hits == 3
+
+
+async def test_waiters_do_not_refetch_after_a_later_failure(
+    docs: Documents, http: HttpClient
+) -> None:
+    docs.metadata = {"issuer": "x"}  # every fetch fails
+    v = doc_validator(docs, http, refresh_interval=0)
+    await refusal(v, bearer(token()))
+    await refusal(v, bearer(token()))
+    assert docs.hits == 2
+    docs.delay = 0.1
+    results = await asyncio.gather(
+        *(v.validate(bearer(token())) for _ in range(4)), return_exceptions=True
+    )
+    assert all(isinstance(r, HttpError) and r.status == 503 for r in results)
+    assert docs.hits == 3
 
 
 async def test_concurrent_calls_share_one_failed_fetch(docs: Documents, http: HttpClient) -> None:
@@ -557,6 +617,8 @@ async def test_token_is_kept_until_margin_before_expiry(issuer: Issuer, http: Ht
     assert before + 3300 <= refresh_at <= after + 3300
     assert await p.token("aud") == "tok"
     assert (p.requests, len(issuer.forms)) == (1, 1)
+    assert await p.token("aud2") == "tok"
+    assert (p.requests, len(issuer.forms)) == (2, 2)
     # A short-lived token: the margin is at most half its lifetime.
     short = creds(issuer, http, margin=50, default_audience="other")
 
@@ -633,3 +695,23 @@ async def test_token_request_times_out(issuer: Issuer, http: HttpClient) -> None
     with pytest.raises(TokenError) as err:
         await CredentialProvider(cfg, http).token()
     assert str(err.value) == f"token request to {issuer.url} timed out"
+
+
+async def test_audiences_do_not_wait_for_each_other(issuer: Issuer, http: HttpClient) -> None:
+    """One lock per audience: a slow token for one audience does not hold up another."""
+    in_flight = 0
+    most = 0
+
+    async def slow() -> web.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.2)
+        in_flight -= 1
+        return web.json_response({"access_token": "tok", "expires_in": 3600})
+
+    issuer.answer = slow
+    p = creds(issuer, http)
+    assert await asyncio.gather(p.token("a"), p.token("b"), p.token("a")) == ["tok"] * 3
+    assert most == 2  # "a" and "b" at once; the second "a" waited for the first
+    assert p.requests == 2

@@ -174,3 +174,19 @@ def test_weak_or_wrong_keys_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as err:
         SignatureVerifier.from_file(missing)
     assert str(err.value).startswith(f"cannot read the CLOVA public key {missing}: [Errno 2]")
+
+
+def test_a_damaged_bundled_key_stops_the_start(
+    monkeypatch: pytest.MonkeyPatch, signer: ClovaSigner
+) -> None:
+    """A packaging error: the bundled file is not CLOVA's key, or not a key at all."""
+    import voicehook.clova.signature as signature
+
+    monkeypatch.setattr(signature, "bundled_public_key_pem", signer.public_pem)
+    with pytest.raises(RuntimeError) as err:
+        SignatureVerifier.bundled()
+    assert str(err.value) == "the bundled CLOVA key file is damaged"
+    monkeypatch.setattr(signature, "bundled_public_key_pem", lambda: b"junk")
+    with pytest.raises(ValueError) as bad:
+        SignatureVerifier.bundled()
+    assert str(bad.value).startswith("bundled CEK key: not a PEM public key (")
