@@ -216,7 +216,9 @@ async def test_url_and_body_action_differ(caplog: pytest.LogCaptureFixture) -> N
     async with NuguTestClient(make_play(seen)) as client:
         with caplog.at_level(logging.WARNING, "voicehook.nugu"):
             for _ in range(3):
-                answer = await client.post("/answer.values", nugu("answer.elsewhere", {}))
+                answer = await client.post(
+                    "/answer.values", nugu("answer.elsewhere", {}), {"x-request-id": "rid-u"}
+                )
                 assert answer.status == 200 and answer.result_code == "OK"
     assert [r.action for r in seen] == ["answer.values"] * 3
     lines = [r for r in caplog.records if r.name == "voicehook.nugu"]
@@ -225,6 +227,7 @@ async def test_url_and_body_action_differ(caplog: pytest.LogCaptureFixture) -> N
         "using the URL's"
     ]
     assert lines[0].levelno == logging.WARNING
+    assert lines[0].request_id == "rid-u"  # type: ignore[attr-defined]
 
 
 async def test_unknown_action_log_names_the_nearest_actions(
@@ -233,7 +236,7 @@ async def test_unknown_action_log_names_the_nearest_actions(
     async with NuguTestClient(make_play([])) as client:
         with caplog.at_level(logging.WARNING, "voicehook.nugu"):
             for name in ("answer.valuez", "zzz"):
-                answer = await client.post(f"/{name}", nugu(name, {}))
+                answer = await client.post(f"/{name}", nugu(name, {}), {"x-request-id": name})
                 assert answer.result_code == "UNKNOWN_ACTION"
     lines = [r for r in caplog.records if r.name == "voicehook.nugu"]
     assert [r.getMessage() for r in lines] == [
@@ -242,3 +245,4 @@ async def test_unknown_action_log_names_the_nearest_actions(
     ]
     assert lines[0].levelno == logging.ERROR
     assert lines[0].action == "answer.valuez"  # type: ignore[attr-defined]
+    assert lines[0].request_id == "answer.valuez"  # type: ignore[attr-defined]
