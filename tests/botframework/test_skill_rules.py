@@ -226,3 +226,28 @@ async def test_not_started() -> None:
         await send(ch, activity("x"))
     assert (err.value.status, err.value.code) == (503, "not_started")  # type: ignore[attr-defined]
     assert asyncio.iscoroutinefunction(ch.shutdown)
+
+
+async def test_a_shutdown_during_a_turn_leaves_the_replies_undelivered(http: HttpClient) -> None:
+    """The server stops while a turn runs: its replies are not sent (the connector is closed),
+    and the call says why."""
+    async with consumer() as root:
+        play = make_play()
+
+        def engine(app: AppContext) -> DialogEngine:
+            caller = PlayCaller(play, app, settings=RuntimeSettings(deadline=0.5))
+            return DialogEngine(play.definition, caller, tokenizer=SimpleTokenizer())
+
+        ch = await started(http, play=play, engine=engine)
+        body = activity(
+            "피자 주문할래",
+            value={"menu": "거북이", "size": "라지"},  # a 10 s order, cut at 0.5 s
+            serviceUrl=root.service_url,
+            deliveryMode="normal",
+        )
+        task = asyncio.get_running_loop().create_task(send(ch, body))
+        await asyncio.sleep(0.1)
+        await ch.shutdown(AppContext(play.name))
+        got = await task
+    assert (got.status, got.result_code, got.error) == (201, "DELIVERY_FAILED", "not started")
+    assert root.calls == []
