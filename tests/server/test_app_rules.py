@@ -378,3 +378,147 @@ async def test_the_snapshot_is_shared_while_running_and_at_shutdown(tmp_path: Pa
         assert (await client.request("POST", "/answer.echo", BODY, JSON)).status == 200
     last = json.loads(path.read_text())
     assert [r[:3] for r in last["requests"]] == [["answer.echo", "OK", 200]]
+
+
+# -- everything but a channel call: health, metrics, wrong methods, unknown paths ----------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow", "code", "message"),
+    [
+        (
+            "GET",
+            "/nugu/answer.echo",
+            405,
+            "POST",
+            "method_not_allowed",
+            "the nugu channel takes POST",
+        ),
+        ("POST", "/nugu/a/b", 404, None, "not_found", "the nugu channel answers /nugu/{tail}"),
+        ("POST", "/other", 404, None, "not_found", "no route for '/other'"),
+        ("POST", "/" + "x" * 300, 404, None, "not_found", f"no route for {'/' + 'x' * 199!r}"),
+        ("POST", "/health", 405, "GET, HEAD", "method_not_allowed", "use GET"),
+        ("DELETE", "/nugu/health", 405, "GET, HEAD", "method_not_allowed", "use GET"),
+        ("POST", "/metrics", 405, "GET", "method_not_allowed", "use GET"),
+    ],
+)
+async def test_wrong_methods_and_paths(
+    method: str, path: str, status: int, allow: str | None, code: str, message: str
+) -> None:
+    async with NuguTestClient(make_play(), Settings(prefix="/nugu")) as client:
+        answer = await client.request(method, path, BODY, JSON)
+    assert answer.status == status
+    assert answer.headers.get("allow") == allow
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json["error"] == {"code": code, "message": message}
+    assert "x-request-id" not in answer.headers
+
+
+async def test_metrics_answer_in_the_prometheus_text_format() -> None:
+    async with NuguTestClient(make_play(), Settings(prefix="/nugu")) as client:
+        answer = await client.request("GET", "/metrics")
+        assert answer.status == 200
+        assert answer.headers["content-type"] == "text/plain; version=0.0.4"
+        assert answer.headers["content-length"] == str(len(answer.body))
+        # Not under the prefix unless asked.
+        assert (await client.request("GET", "/nugu/metrics")).status == 405
+    settings = Settings(prefix="/nugu", metrics_under_prefix=True)
+    async with NuguTestClient(make_play(), settings) as client:
+        assert (await client.request("GET", "/nugu/metrics")).status == 200
+
+
+async def test_a_mounted_app_strips_its_root_path() -> None:
+    app = create_app(make_play())
+    await app.startup()
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": BODY}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/mount/answer.echo",
+        "root_path": "/mount",
+        "headers": [(b"content-type", b"application/json")],
+    }
+    try:
+        await app(scope, receive, send)
+    finally:
+        await app.shutdown()
+    assert sent[0]["status"] == 200
+    assert json.loads(sent[1]["body"])["resultCode"] == "OK"
+
+
+async def test_websockets_are_closed() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    await create_app(make_play())({"type": "websocket", "path": "/"}, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1003}]
+
+
+async def run_lifespan(app: Any, *kinds: str) -> list[dict[str, Any]]:
+    incoming = [{"type": f"lifespan.{k}"} for k in kinds]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await asyncio.wait_for(app({"type": "lifespan"}, receive, send), 10)
+    return sent
+
+
+async def test_the_lifespan_starts_and_stops_the_app() -> None:
+    app = create_app(make_play())
+    assert await run_lifespan(app, "startup", "shutdown") == [
+        {"type": "lifespan.startup.complete"},
+        {"type": "lifespan.shutdown.complete"},
+    ]
+    assert not app.started
+
+
+async def test_the_lifespan_reports_failed_hooks(caplog: pytest.LogCaptureFixture) -> None:
+    play = make_play()
+
+    @play.on_startup
+    async def boom(ctx: Any) -> None:
+        raise RuntimeError("no database")
+
+    with caplog.at_level(logging.ERROR, "voicehook.server"):
+        sent = await run_lifespan(create_app(play), "startup")
+    assert sent == [{"type": "lifespan.startup.failed", "message": "no database"}]
+    assert [r.getMessage() for r in caplog.records] == ["startup failed"]
+    caplog.clear()
+
+    class Broken:
+        name = "broken"
+        methods = frozenset({"POST"})
+
+        async def startup(self, app: Any) -> None:
+            pass
+
+        async def shutdown(self, app: Any) -> None:
+            raise RuntimeError("cannot flush")
+
+        async def handle(self, request: Any) -> Any:
+            raise AssertionError
+
+    from voicehook.server.routing import Route
+
+    app = create_app(make_play(), routes=[Route("/broken", Broken(), exact=True)])
+    with caplog.at_level(logging.ERROR, "voicehook.server"):
+        sent = await run_lifespan(app, "startup", "shutdown")
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+    assert [r.getMessage() for r in caplog.records] == ["shutdown of the broken channel failed"]
