@@ -93,17 +93,29 @@ async def test_outcomes_and_labels_for_the_metrics(http: HttpClient) -> None:
 async def test_the_default_engine_runs_the_play_with_the_channels_settings(
     http: HttpClient,
 ) -> None:
-    """No engine factory: the play's own engine, calling its handlers with ``settings``."""
-    play = make_play()
+    """No engine factory: the play's own engine, calling its handlers with the app context
+    and the channel's ``settings`` (a 0.2 s deadline here)."""
+    play = Play(parse_definition(AUDIO_PLAY, "radio.yaml"))
+    apps: list[Any] = []
+
+    @play.action("radio.play")
+    async def radio(req: ActionRequest) -> None:
+        apps.append(req.app)
+        await asyncio.sleep(10)
+
     ch = BotFrameworkChannel(play, BotAuthConfig(), settings=RuntimeSettings(deadline=0.2))
     ctx = AppContext(play.name, store=MemoryStore())
     ctx.http = http
     await ch.startup(ctx)
-    got = await send(ch, activity("피자 주문할래", value={"menu": "거북이", "size": "라지"}))
-    assert got.result_code == "botTimedOut"  # the 10 s order, cut at 0.2 s
-    [message, eoc] = acts(got)
-    assert message["text"] == "죄송해요, 주문을 받을 수 없어요."
-    assert eoc["code"] == "botTimedOut"
+    got = await send(ch, activity("라디오 틀어 줘"))
+    assert (got.result_code, got.error) == ("botTimedOut", "handler exceeded the 0.2 s deadline")
+    assert acts(got)[1]["code"] == "botTimedOut"
+    assert apps == [ctx]
+    # After shutdown the channel refuses calls again.
+    await ch.shutdown(ctx)
+    with pytest.raises(Exception) as err:
+        await send(ch, activity("라디오 틀어 줘", conv="c2"))
+    assert (err.value.status, err.value.code) == (503, "not_started")  # type: ignore[attr-defined]
 
 
 async def test_a_failed_turn_apologises_and_ends(http: HttpClient) -> None:

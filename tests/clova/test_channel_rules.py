@@ -141,7 +141,8 @@ def failure_speech(answer: Answer) -> str:
 def test_handler_error(caplog: pytest.LogCaptureFixture) -> None:
     ch = ClovaChannel(extension(), verifier=None)
     with caplog.at_level(logging.ERROR, "voicehook.clova"):
-        answer = call(ch, cek_request("IntentRequest", intent="Boom"))
+        answer = call(ch, cek_request("IntentRequest", intent="Boom", version="0.1.0"))
+    assert json.loads(answer.body)["version"] == "0.1.0"  # the request's, also on failure
     assert (answer.status, answer.label, answer.result_code, answer.error) == (
         200,
         "IntentRequest",
