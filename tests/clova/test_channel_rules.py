@@ -268,3 +268,77 @@ async def test_startup_logs(signer: ClovaSigner, caplog: pytest.LogCaptureFixtur
         (logging.INFO, f"CLOVA signatures checked with the {signer.verifier().source}")
     ]
     assert ch.context is ctx
+
+
+def test_any_listed_app_id_is_accepted() -> None:
+    """Every allowed id is compared (not only the last one)."""
+    ch = ClovaChannel(extension(), verifier=None, app_ids=["com.example.a", "com.example.b"])
+    for app_id in ("com.example.a", "com.example.b"):
+        assert call(ch, cek_request("LaunchRequest", application_id=app_id)).status == 200
+
+
+async def test_handlers_get_the_request_id_and_the_app_context() -> None:
+    ext = Extension("ctx")
+    seen: list[ClovaRequest] = []
+    stopped: list[Any] = []
+
+    @ext.launch
+    async def launch(req: ClovaRequest) -> Any:
+        seen.append(req)
+        return tell("네.")
+
+    @ext.on_shutdown
+    async def bye(app: Any) -> None:
+        stopped.append(app)
+
+    ch = ClovaChannel(ext, verifier=None)
+    request = HttpRequest("POST", "", [], cek_request("LaunchRequest"), "rid-ctx")
+    await ch.handle(request)  # before startup: no app context yet
+    ctx = AppContext("ctx")
+    await ch.startup(ctx)
+    await ch.handle(request)
+    await ch.shutdown(ctx)
+    assert [(r.server_request_id, r.app) for r in seen] == [("rid-ctx", None), ("rid-ctx", ctx)]
+    assert stopped == [ctx]
+
+
+async def test_the_deadline_cancels_the_handler() -> None:
+    ext = Extension("cut")
+    finished: list[str] = []
+
+    @ext.launch
+    async def launch(req: ClovaRequest) -> Any:
+        await asyncio.sleep(1)
+        finished.append("launch")
+        return tell("늦었어요.")
+
+    ch = ClovaChannel(ext, verifier=None, deadline=0.2)
+    request = HttpRequest("POST", "", [], cek_request("LaunchRequest"), "r")
+    assert (await ch.handle(request)).result_code == "TIMEOUT"
+    watch = ch._watch
+    assert (await ch.handle(request)).result_code == "TIMEOUT"
+    assert ch._watch is watch  # one timer per event loop, shared by the calls
+    await asyncio.sleep(1.2)
+    assert finished == []  # cancelled at the deadline, not left running
+
+
+async def test_a_cancel_from_outside_after_the_deadline_is_not_answered() -> None:
+    """The handler ignores the deadline's cancel; then the client goes away: the call is
+    cancelled (re-raised), not answered with the failure speech."""
+    ext = Extension("stubborn")
+
+    @ext.launch
+    async def launch(req: ClovaRequest) -> Any:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            await asyncio.sleep(5)  # ignores the deadline
+        return tell("안 끝나요.")
+
+    ch = ClovaChannel(ext, verifier=None, deadline=0.2)
+    request = HttpRequest("POST", "", [], cek_request("LaunchRequest"), "r")
+    task = asyncio.get_running_loop().create_task(ch.handle(request))
+    await asyncio.sleep(0.5)  # past the deadline
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
