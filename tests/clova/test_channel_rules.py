@@ -189,7 +189,10 @@ def test_speech_over_the_limit_in_development(caplog: pytest.LogCaptureFixture) 
     assert answer.content_type == CONTENT_TYPE
     [record] = caplog.records
     assert record.getMessage().startswith("CLOVA IntentRequest: the answer breaks CLOVA's rules: ")
-    assert record.getMessage().endswith("; said the failure speech")
+    detail = (answer.error or "").removeprefix("SpeechLimitError: ")
+    assert record.getMessage() == (
+        f"CLOVA IntentRequest: the answer breaks CLOVA's rules: {detail}; said the failure speech"
+    )
     assert record.request_id == "rid-9"  # type: ignore[attr-defined]
 
 
@@ -213,6 +216,7 @@ def test_speech_fixed_in_production_is_logged(caplog: pytest.LogCaptureFixture) 
     for record in caplog.records:
         assert record.levelno == logging.WARNING
         assert record.getMessage().startswith("CLOVA IntentRequest: ")
+        assert "250" in record.getMessage()  # the warning says what was fixed
         assert record.request_id == "rid-9"  # type: ignore[attr-defined]
 
 
