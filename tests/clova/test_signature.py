@@ -96,3 +96,97 @@ def test_bad_key_files(tmp_path: Path) -> None:
     junk.write_text("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
     with pytest.raises(ValueError, match="not a PEM public key"):
         SignatureVerifier.from_file(junk)
+
+
+# -- the exact refusals (found by mutation testing: codes, messages and bounds) ------------
+
+
+@pytest.mark.parametrize(
+    ("header", "code", "message"),
+    [
+        (None, "missing_signature", "the SignatureCEK header is missing"),
+        (b" \t", "missing_signature", "the SignatureCEK header is missing"),
+        (b"A" * 701, "malformed_signature", "the SignatureCEK header is too long"),
+        (b"abc", "malformed_signature", "the SignatureCEK header is not valid Base64"),
+        (
+            base64.b64encode(b"\0" * 256),
+            "invalid_signature",
+            "the SignatureCEK signature does not match the body",
+        ),
+    ],
+)
+def test_refusal_codes_and_messages(header: bytes | None, code: str, message: str) -> None:
+    with pytest.raises(SignatureError) as err:
+        SignatureVerifier.bundled().verify(header, REAL_BODY)
+    assert (err.value.code, err.value.message, str(err.value)) == (code, message, message)
+
+
+def test_header_length_limit_is_700_characters() -> None:
+    # 700 Base64 characters decode (to 525 bytes) and reach the RSA check; 704 do not.
+    for value, code in ((b"A" * 700, "invalid_signature"), (b"A" * 704, "malformed_signature")):
+        with pytest.raises(SignatureError) as err:
+            SignatureVerifier.bundled().verify(value, REAL_BODY)
+        assert err.value.code == code
+
+
+def test_surrounding_whitespace_is_ignored_but_inner_junk_is_not() -> None:
+    SignatureVerifier.bundled().verify(b"  " + REAL_SIGNATURE + b"\r\n", REAL_BODY)
+    # Base64 is read strictly: junk inside a valid signature is not skipped over.
+    for junk in (REAL_SIGNATURE[:100] + b"!" + REAL_SIGNATURE[100:], REAL_SIGNATURE + b"=="):
+        with pytest.raises(SignatureError) as err:
+            SignatureVerifier.bundled().verify(junk, REAL_BODY)
+        assert err.value.code == "malformed_signature"
+
+
+def test_key_sources_and_fingerprints(signer: ClovaSigner) -> None:
+    bundled = SignatureVerifier.bundled()
+    assert bundled.source == "bundled CLOVA key"
+    verifier = SignatureVerifier.from_pem(signer.public_pem())
+    assert verifier.source == "PEM"
+    der = serialization.load_pem_public_key(signer.public_pem()).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert verifier.fingerprint == hashlib.sha256(der).hexdigest() != bundled.fingerprint
+    assert SignatureVerifier.from_pem(signer.public_pem(), "mine").source == "mine"
+
+
+def test_weak_or_wrong_keys_are_refused(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    def pem(key: object) -> bytes:
+        return key.public_key().public_bytes(  # type: ignore[attr-defined, no-any-return]
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    short = pem(rsa.generate_private_key(public_exponent=65537, key_size=2047))  # noqa: S505 - on purpose
+    with pytest.raises(ValueError) as err:
+        SignatureVerifier.from_pem(short, "short.pem")
+    assert str(err.value) == "short.pem: an RSA key of 2047 bits is too short"
+    # 2048 bits is the least accepted.
+    SignatureVerifier.from_pem(pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
+    with pytest.raises(ValueError) as err:
+        SignatureVerifier.from_pem(pem(ec.generate_private_key(ec.SECP256R1())), "ec.pem")
+    assert str(err.value) == "ec.pem: the CEK signature key must be an RSA key"
+    with pytest.raises(ValueError) as err:
+        SignatureVerifier.from_pem(b"not a key", "junk.pem")
+    assert str(err.value).startswith("junk.pem: not a PEM public key (")
+    missing = tmp_path / "missing.pem"
+    with pytest.raises(ValueError) as err:
+        SignatureVerifier.from_file(missing)
+    assert str(err.value).startswith(f"cannot read the CLOVA public key {missing}: [Errno 2]")
+
+
+def test_a_damaged_bundled_key_stops_the_start(
+    monkeypatch: pytest.MonkeyPatch, signer: ClovaSigner
+) -> None:
+    """A packaging error: the bundled file is not CLOVA's key, or not a key at all."""
+    import voicehook.clova.signature as signature
+
+    monkeypatch.setattr(signature, "bundled_public_key_pem", signer.public_pem)
+    with pytest.raises(RuntimeError) as err:
+        SignatureVerifier.bundled()
+    assert str(err.value) == "the bundled CLOVA key file is damaged"
+    monkeypatch.setattr(signature, "bundled_public_key_pem", lambda: b"junk")
+    with pytest.raises(ValueError) as bad:
+        SignatureVerifier.bundled()
+    assert str(bad.value).startswith("bundled CEK key: not a PEM public key (")

@@ -357,7 +357,9 @@ class JwtValidator:
                 continue
             try:
                 keys[kid] = jwt.PyJWK.from_dict(item, algorithm="RS256").key
-            except (jwt.PyJWKError, ValueError, TypeError):
+            except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError):
+                # InvalidKeyError (a bad modulus, say) is not a PyJWKError: one broken key
+                # must not turn every call into a 500.
                 logger.warning("Bot Framework signing keys: key %r is unusable, skipped", kid)
         if not keys:
             raise ValueError("the JWKS document has no usable RSA key")
