@@ -1,0 +1,503 @@
+"""What a play's author sees when something is wrong: the exact errors of the settings, of
+registration and of handlers, and the handler calling rules (thread pool, injection).
+
+Each test pins a message or a rule that a mutant of ``play/app.py`` broke without a test
+failing (docs/mutation-report.md). Messages are matched whole: they are the user interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime as dt
+import enum
+import logging
+import re
+import threading
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from voicehook.play import (
+    ActionRequest,
+    Play,
+    PlayError,
+    Reply,
+    RuntimeSettings,
+    parse_definition,
+    to_output_value,
+)
+from voicehook.play.app import OutputTypeError
+
+DEFINITION = """
+name: contract
+actions:
+  answer.weather:
+    backend: true
+    parameters:
+      location: {type: LOCATION}
+      weather: backend
+    exceptions:
+      UNSUPPORTED_LOCATION: {prompts: [몰라요.]}
+  answer.time:
+    parameters:
+      time: backend
+entities:
+  LOCATION: {values: {서울: [], 부산: []}}
+"""
+
+
+def whole(message: str) -> str:
+    return f"^{re.escape(message)}$"
+
+
+def make_play(**settings: Any) -> Play:
+    return Play(parse_definition(DEFINITION), settings=RuntimeSettings(**settings))
+
+
+def call_of(play: Play, action: str = "answer.weather", **params: Any) -> ActionRequest:
+    spec = play.spec(action)
+    base = spec.new_params() if spec else {}
+    base.update(params)
+    return ActionRequest(action, base, request_id="rid-7")
+
+
+# -- settings ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"deadline": 0}, "deadline must be a positive number of seconds"),
+        ({"deadline": float("nan")}, "deadline must be a positive number of seconds"),
+        ({"failure_code": "OK"}, "failure_code must be a non-empty code other than 'OK'"),
+        ({"timeout_code": ""}, "timeout_code must be a non-empty code other than 'OK'"),
+        (
+            {"unknown_action_code": "OK"},
+            "unknown_action_code must be a non-empty code other than 'OK'",
+        ),
+        ({"output_policy": "loose"}, "output_policy must be 'stringify' or 'strict'"),
+        ({"threads": 0}, "threads must be at least 1"),
+    ],
+)
+def test_bad_settings_name_the_setting(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=whole(message)):
+        RuntimeSettings(**kwargs)
+
+
+def test_one_thread_is_a_valid_pool() -> None:
+    assert RuntimeSettings(threads=1).threads == 1
+
+
+# -- registration --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["", "answer/weather"])
+def test_an_invalid_action_name_is_refused(name: str) -> None:
+    play = Play("code")
+    with pytest.raises(ValueError, match=whole(f"invalid action name {name!r}")):
+        play.action(name)
+
+
+def test_ok_is_not_an_exception_code() -> None:
+    play = Play("code")
+    with pytest.raises(ValueError, match=whole("'OK' is not an exception code")):
+        play.declare("answer.sum", exceptions=["OK"])
+    play.declare("answer.sum", exceptions=["ok"])  # another code: codes are case-sensitive
+    spec = play.spec("answer.sum")
+    assert spec is not None and spec.exception_codes == {"ok"}
+
+
+def test_declared_parameters_have_their_kind_name_and_mapping() -> None:
+    play = Play("calc")
+    play.declare(
+        "answer.calc",
+        utterance={"first": "BID_QT:first", "count": "BID_QT"},
+        backend=["result"],
+        exceptions=["DIVIDE_BY_ZERO"],
+    )
+    spec = play.spec("answer.calc")
+    assert spec is not None
+    first, count, result = (spec.parameters[n] for n in ("first", "count", "result"))
+    assert (first.name, first.kind) == ("first", "utterance")
+    assert [(m.type, m.role) for m in first.mappings] == [("BID_QT", "first")]
+    # Without a role, the role is the entity type (as in Play Builder).
+    assert [(m.type, m.role) for m in count.mappings] == [("BID_QT", "BID_QT")]
+    assert (result.name, result.kind) == ("result", "backend")
+    action = play.definition.actions["answer.calc"]
+    assert action.backend is True
+    assert action.exceptions["DIVIDE_BY_ZERO"].code == "DIVIDE_BY_ZERO"
+    assert play.problems() == ["action 'answer.calc' calls the backend but has no handler"]
+
+
+def test_declaring_in_code_turns_a_defined_action_into_a_backend_action() -> None:
+    play = make_play()
+    assert play.definition.actions["answer.time"].backend is False
+    play.declare("answer.time", backend=["zone"])
+    action = play.definition.actions["answer.time"]
+    assert action.backend is True
+    assert list(action.parameters) == ["time", "zone"]
+
+
+def test_an_action_without_backend_needs_no_handler() -> None:
+    play = make_play()
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest) -> None: ...
+
+    assert play.problems() == []  # answer.time does not call the backend
+
+
+@pytest.mark.parametrize("option", ["utterance", "backend", "exceptions"])
+def test_any_single_declaration_option_on_the_decorator_declares(option: str) -> None:
+    play = make_play()
+    values: dict[str, Any] = {
+        "utterance": {"city": "LOCATION"},
+        "backend": ["humidity"],
+        "exceptions": ["NO_DATA"],
+    }
+
+    @play.action("answer.weather", **{option: values[option]})
+    async def weather(req: ActionRequest) -> None: ...
+
+    spec = play.spec("answer.weather")
+    assert spec is not None
+    added = {"utterance": "city", "backend": "humidity"}.get(option)
+    if added:
+        assert added in spec.parameters
+    else:
+        assert "NO_DATA" in spec.exception_codes
+
+
+def test_a_second_handler_error_names_the_event_or_the_calls() -> None:
+    play = make_play()
+
+    @play.action("answer.weather")
+    async def one(req: ActionRequest) -> None: ...
+
+    @play.action("answer.weather", event="AudioPlayer.PlaybackFinished")
+    async def finished(req: ActionRequest) -> None: ...
+
+    with pytest.raises(
+        ValueError, match=whole("action 'answer.weather' already has a handler for calls")
+    ):
+        play.action("answer.weather")(one)
+    with pytest.raises(
+        ValueError,
+        match=whole(
+            "action 'answer.weather' already has a handler for event 'AudioPlayer.PlaybackFinished'"
+        ),
+    ):
+        play.action("answer.weather", event="AudioPlayer.PlaybackFinished")(finished)
+
+
+def test_a_handler_must_be_callable() -> None:
+    play = make_play()
+    with pytest.raises(TypeError, match=whole("a handler must be callable")):
+        play.action("answer.weather")("not a function")  # type: ignore[arg-type]
+
+
+def test_an_unknown_argument_names_the_handler_and_the_parameters() -> None:
+    play = make_play()
+
+    def forecast(req: ActionRequest, city: str) -> None: ...
+
+    with pytest.raises(
+        TypeError,
+        match=whole(
+            "handler 'forecast' takes 'city', which is not a parameter of the action "
+            "(its parameters: location, weather)"
+        ),
+    ):
+        play.action("answer.weather")(forecast)
+
+    bare = Play("code")
+    with pytest.raises(TypeError, match=re.escape("(its parameters: none)")):
+        bare.action("answer.sum")(forecast)
+
+
+async def test_a_handler_without_arguments_is_called_without_the_request() -> None:
+    play = make_play()
+
+    @play.action("answer.weather")
+    async def weather() -> dict[str, str]:
+        return {"weather": "맑음"}
+
+    result = await play.call(call_of(play, location="서울"))
+    assert (result.result_code, result.output["weather"]) == ("OK", "맑음")
+
+
+async def test_parameters_after_star_args_are_still_injected() -> None:
+    play = make_play()
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest, *rest: object, location: str) -> dict[str, str]:
+        return {"weather": f"{location} 맑음"}
+
+    result = await play.call(call_of(play, location="부산"))
+    assert result.output["weather"] == "부산 맑음"
+
+
+async def test_a_sync_handler_may_take_only_parameters() -> None:
+    play = make_play()
+
+    @play.action("answer.weather")
+    def weather(location: str) -> dict[str, str]:
+        return {"weather": f"{location}: 비"}
+
+    result = await play.call(call_of(play, location="서울"))
+    assert (result.result_code, result.output["weather"]) == ("OK", "서울: 비")
+
+
+async def test_an_object_with_an_async_call_runs_on_the_event_loop() -> None:
+    play = make_play()
+    loop_thread = threading.get_ident()
+
+    class Weather:
+        async def __call__(self, req: ActionRequest) -> dict[str, str]:
+            on_loop = threading.get_ident() == loop_thread
+            return {"weather": "loop" if on_loop else "thread"}
+
+    play.action("answer.weather")(Weather())
+    result = await play.call(call_of(play))
+    assert (result.result_code, result.output["weather"]) == ("OK", "loop")
+
+
+# -- the thread pool -----------------------------------------------------------------
+
+
+_REQUEST_LANG: contextvars.ContextVar[str] = contextvars.ContextVar("lang", default="none")
+
+
+async def test_a_sync_handler_sees_the_callers_context_variables() -> None:
+    play = make_play()
+
+    @play.action("answer.weather")
+    def weather(req: ActionRequest) -> dict[str, str]:
+        return {"weather": _REQUEST_LANG.get()}
+
+    token = _REQUEST_LANG.set("ko-KR")
+    try:
+        result = await play.call(call_of(play))
+    finally:
+        _REQUEST_LANG.reset(token)
+    assert result.output["weather"] == "ko-KR"
+
+
+async def test_the_pool_has_as_many_threads_as_the_setting_and_logs_saturation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With ``threads=1`` a second plain def call waits for the first one's thread."""
+    play = make_play(threads=1, deadline=10)
+    release = threading.Event()
+    started: list[str] = []
+
+    @play.action("answer.weather")
+    def weather(req: ActionRequest, location: str) -> dict[str, str]:
+        started.append(location)
+        release.wait(10)
+        return {"weather": threading.current_thread().name}
+
+    with caplog.at_level(logging.WARNING, "voicehook.play"):
+        first = asyncio.create_task(play.call(call_of(play, location="서울")))
+        for _ in range(500):
+            if started:
+                break
+            await asyncio.sleep(0.01)
+        second = asyncio.create_task(play.call(call_of(play, location="부산")))
+        await asyncio.sleep(0.3)
+        assert started == ["서울"]  # the only thread is busy: 부산 waits
+        release.set()
+        results = await asyncio.wait_for(asyncio.gather(first, second), 10)
+    assert started == ["서울", "부산"]
+    assert [r.result_code for r in results] == ["OK", "OK"]
+    assert all(str(r.output["weather"]).startswith("voicehook-handler") for r in results)
+    assert play.stats.thread_pool_saturated == 1
+    (record,) = [r for r in caplog.records if "handler threads are busy" in r.getMessage()]
+    assert record.getMessage() == (
+        "all 1 handler threads are busy (action 'answer.weather' waits for one; saturated "
+        "1 times so far): a plain def handler blocks too long, or raise --threads"
+    )
+    assert record.request_id == "rid-7"  # type: ignore[attr-defined]
+    assert record.action == "answer.weather"  # type: ignore[attr-defined]
+
+
+# -- outcomes ------------------------------------------------------------------------
+
+
+async def test_a_handler_error_is_answered_and_logged_with_the_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    play = make_play(failure_code="OOPS")
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest) -> None:
+        raise KeyError("location")
+
+    with caplog.at_level(logging.ERROR, "voicehook.play"):
+        result = await play.call(call_of(play))
+    assert result.result_code == "OOPS"
+    assert result.error == "handler raised KeyError: 'location'"
+    (record,) = [r for r in caplog.records if r.name == "voicehook.play"]
+    assert record.getMessage() == "action 'answer.weather' failed (request rid-7)"
+    assert record.exc_info is not None and record.exc_info[0] is KeyError
+    assert record.action == "answer.weather"  # type: ignore[attr-defined]
+    assert record.request_id == "rid-7"  # type: ignore[attr-defined]
+
+
+async def test_an_undeclared_exception_code_is_warned_once_per_code(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    play = make_play()
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest, location: str) -> None:
+        raise PlayError(location)
+
+    with caplog.at_level(logging.WARNING, "voicehook.play"):
+        for code in ("NO_RAIN", "NO_RAIN", "NO_SNOW", "UNSUPPORTED_LOCATION"):
+            result = await play.call(call_of(play, location=code))
+            assert result.result_code == code
+    messages = [r.getMessage() for r in caplog.records if r.name == "voicehook.play"]
+    assert messages == [
+        f"action 'answer.weather' raised exception code {code!r}, which is declared neither "
+        "on the action nor globally; the Dialog Manager will speak the failure prompt"
+        for code in ("NO_RAIN", "NO_SNOW")
+    ]
+
+
+async def test_an_odd_return_value_names_its_type() -> None:
+    play = make_play()
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest) -> object:
+        return ["맑음"]
+
+    result = await play.call(call_of(play))
+    assert result.result_code == "BACKEND_ERROR"
+    assert result.error == (
+        "handler raised TypeError: a handler returns a dict of output values, a Reply or "
+        "None, not list"
+    )
+
+
+async def test_a_bad_directive_drops_every_directive_and_says_why() -> None:
+    play = make_play()
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest) -> Reply:
+        good = {"type": "AudioPlayer.Play", "audioItem": {}}
+        return Reply(output={"weather": "맑음"}, directives=[good, {"type": 3}])
+
+    result = await play.call(call_of(play))
+    assert result.result_code == "BACKEND_ERROR"
+    assert result.error == "a directive must be a dict with a 'type' string"
+    assert result.directives == []
+    assert result.output["weather"] == "맑음"
+
+
+async def test_a_reply_with_only_directives_keeps_the_echo() -> None:
+    play = make_play()
+    directive = {"type": "AudioPlayer.Play", "audioItem": {"stream": {"url": "https://x"}}}
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest) -> Reply:
+        return Reply(directives=[directive])
+
+    result = await play.call(call_of(play, location="서울"))
+    assert (result.result_code, result.error) == ("OK", None)
+    assert result.directives == [directive]
+    assert result.output == {"location": "서울", "weather": None}
+
+
+async def test_a_mapping_that_is_not_a_dict_is_output_too() -> None:
+    play = make_play()
+
+    class Output(dict[str, object]):
+        pass
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest) -> Output:
+        return Output(weather=21)
+
+    result = await play.call(call_of(play))
+    assert (result.result_code, result.output["weather"]) == ("OK", "21")
+
+
+async def test_an_echoed_undeclared_request_key_may_be_changed_without_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A key the request carries is the caller's; only a key neither declared nor sent is
+    worth a warning."""
+    play = make_play()
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest) -> dict[str, object]:
+        return {"extra": 2, "weather": None, "sent_by_handler": 1}
+
+    with caplog.at_level(logging.WARNING, "voicehook.play"):
+        result = await play.call(call_of(play, extra="1"))
+    assert result.output["extra"] == "2"
+    assert result.output["weather"] is None
+    assert result.output["sent_by_handler"] == "1"
+    messages = [r.getMessage() for r in caplog.records if r.name == "voicehook.play"]
+    assert messages == [
+        "action 'answer.weather' returned output key 'sent_by_handler' that is not one of its "
+        "parameters; declare it in the play definition"
+    ]
+
+
+async def test_request_values_of_other_types_are_echoed_as_text() -> None:
+    play = make_play()
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest) -> dict[str, object]:
+        return {"weather": 3}  # a number: the general path
+
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    result = await play.call(call_of(play, location=True, count=2.0, deep=deep, none=None))
+    assert result.output == {
+        "location": "true",
+        "weather": "3",
+        "count": "2",
+        "deep": None,  # too deep to write as JSON: echoed as None, never an error
+        "none": None,
+    }
+
+
+# -- output values -------------------------------------------------------------------
+
+
+class Sky(enum.StrEnum):
+    CLEAR = "맑음"
+
+
+def test_a_str_subclass_becomes_a_plain_str() -> None:
+    value = to_output_value(Sky.CLEAR)
+    assert value == "맑음" and type(value) is str
+
+
+def test_strict_output_names_the_wrong_type() -> None:
+    with pytest.raises(
+        OutputTypeError, match=whole("output values must be strings or None, got int")
+    ):
+        to_output_value(3, strict=True)
+
+
+def test_containers_are_compact_json_with_korean_and_any_value_as_text() -> None:
+    value = {"도시": "서울", "날짜": dt.date(2024, 12, 25), "값": [Decimal("1.5"), None]}
+    assert to_output_value(value) == '{"도시":"서울","날짜":"2024-12-25","값":["1.5",null]}'
+
+
+def test_other_objects_are_written_with_str() -> None:
+    assert to_output_value(dt.date(2024, 12, 25)) == "2024-12-25"
+
+
+def test_a_circular_container_is_an_output_type_error() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(OutputTypeError, match="a list output value cannot be written as JSON"):
+        to_output_value(loop)
