@@ -140,3 +140,50 @@ def test_redis_timeout_must_exceed_the_clock_margin() -> None:
 def test_url_must_be_a_string() -> None:
     with pytest.raises(TypeError):
         open_store(b"memory://")  # type: ignore[arg-type]
+
+
+def test_sqlite_defaults() -> None:
+    store = open_store("sqlite:///s.db")
+    assert isinstance(store, SQLiteStore)
+    assert (store.busy_timeout, store.sweep_interval, store.inline, store.table) == (
+        5.0,
+        60.0,
+        True,
+        "voicehook_kv",
+    )
+
+
+def test_sqlite_url_without_slashes_is_a_relative_path() -> None:
+    store = open_store("sqlite:state.db")
+    assert isinstance(store, SQLiteStore)
+    assert store.path == "state.db"
+
+
+@pytest.mark.parametrize(
+    ("text", "inline"),
+    [("1", True), ("true", True), ("Yes", True), ("ON", True), ("0", False), ("off", False)],
+)
+def test_sqlite_inline_flag_words(text: str, inline: bool) -> None:
+    store = open_store(f"sqlite:///s.db?inline={text}")
+    assert isinstance(store, SQLiteStore)
+    assert store.inline is inline
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite:///x.db?inline=", "store URL option inline='': use true or false"),
+        ("sqlite:///x.db?busy_timeout=soon", "store URL option busy_timeout='soon': not a number"),
+        ("sqlite:///x.db?sweep_interval=", "store URL option sweep_interval='': not a number"),
+        (
+            "sqlite:///x.db?colour=red",
+            "unknown SQLite store URL option 'colour' in 'sqlite:///x.db?colour=red'; "
+            "known: busy_timeout, sweep_interval, inline, table",
+        ),
+    ],
+)
+def test_sqlite_option_errors_name_the_option(url: str, message: str) -> None:
+    """An empty option value is an error, not silently the default."""
+    with pytest.raises(ValueError) as info:
+        open_store(url)
+    assert str(info.value) == message
