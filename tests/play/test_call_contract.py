@@ -8,6 +8,7 @@ failing (docs/mutation-report.md). Messages are matched whole: they are the user
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import datetime as dt
 import enum
@@ -501,3 +502,156 @@ def test_a_circular_container_is_an_output_type_error() -> None:
     loop.append(loop)
     with pytest.raises(OutputTypeError, match="a list output value cannot be written as JSON"):
         to_output_value(loop)
+
+
+# -- more of the call ----------------------------------------------------------------
+
+
+async def test_an_injected_async_handler_that_awaits_runs_in_its_own_task() -> None:
+    play = make_play()
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest, location: str) -> dict[str, str]:
+        await asyncio.sleep(0)
+        return {"weather": f"{location} 흐림"}
+
+    for _ in range(3):
+        result = await play.call(call_of(play, location="부산"))
+        assert (result.result_code, result.output["weather"]) == ("OK", "부산 흐림")
+
+
+async def test_busy_threads_are_counted_while_they_run() -> None:
+    play = make_play(threads=4, deadline=10)
+    inside = threading.Barrier(3, timeout=10)  # two handlers and the test
+    release = threading.Event()
+
+    @play.action("answer.weather")
+    def weather(req: ActionRequest) -> None:
+        inside.wait()
+        release.wait(10)
+
+    calls = [asyncio.create_task(play.call(call_of(play))) for _ in range(2)]
+    await asyncio.to_thread(inside.wait)
+    assert play.stats.threads_busy == 2
+    release.set()
+    results = await asyncio.wait_for(asyncio.gather(*calls), 10)
+    assert [r.result_code for r in results] == ["OK", "OK"]
+    assert play.stats.threads_busy == 0
+
+
+async def test_saturation_is_logged_the_1st_2nd_4th_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    play = make_play(threads=1, deadline=10)
+    release = threading.Event()
+    started = threading.Event()
+
+    @play.action("answer.weather")
+    def weather(req: ActionRequest) -> None:
+        started.set()
+        release.wait(10)
+
+    with caplog.at_level(logging.WARNING, "voicehook.play"):
+        first = asyncio.create_task(play.call(call_of(play)))
+        await asyncio.to_thread(started.wait, 10)
+        waiting = []
+        for _ in range(5):
+            waiting.append(asyncio.create_task(play.call(call_of(play))))
+            await asyncio.sleep(0)
+        for _ in range(100):  # every call has reached the pool (bounded)
+            if play.stats.thread_pool_saturated == 5:
+                break
+            await asyncio.sleep(0.01)
+        release.set()
+        await asyncio.wait_for(asyncio.gather(first, *waiting), 10)
+    assert play.stats.thread_pool_saturated == 5
+    counts = [
+        re.search(r"saturated (\d+) times", r.getMessage())
+        for r in caplog.records
+        if "handler threads are busy" in r.getMessage()
+    ]
+    assert [int(m.group(1)) for m in counts if m] == [1, 2, 4]
+
+
+async def test_a_handler_that_ignores_the_cancel_is_logged_when_it_finishes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    play = make_play(deadline=0.05)
+    done = asyncio.Event()
+    finish = asyncio.Event()
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest, location: str) -> dict[str, str]:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            await finish.wait()  # ignores the cancellation and goes on
+        done.set()
+        if location == "부산":
+            raise ValueError("late and wrong")
+        return {"weather": "늦음"}
+
+    with caplog.at_level(logging.WARNING, "voicehook.play"):
+        for city in ("서울", "부산"):
+            done.clear()
+            finish.clear()
+            result = await play.call(call_of(play, location=city))
+            assert result.result_code == "BACKEND_TIMEOUT"
+            assert result.output["weather"] is None  # its outcome is dropped
+            assert len(play._orphans) == 1
+            finish.set()
+            await asyncio.wait_for(done.wait(), 5)
+            for _ in range(10):
+                await asyncio.sleep(0)
+            assert play._orphans == set()
+    messages = [
+        r.getMessage() for r in caplog.records if "ignored its cancellation" in r.getMessage()
+    ]
+    assert messages == [
+        "a handler ignored its cancellation at the deadline and finished later (returned); "
+        "its outcome was dropped",
+        "a handler ignored its cancellation at the deadline and finished later (raised "
+        "ValueError); its outcome was dropped",
+    ]
+
+
+async def test_an_orphan_cancelled_at_shutdown_is_not_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from voicehook.play.context import AppContext
+
+    play = make_play(deadline=0.05)
+    cancels = 0
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest, location: str) -> None:
+        nonlocal cancels
+        while True:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                cancels += 1
+                if cancels > 1:  # the second cancel (shutdown) ends it
+                    raise
+
+    with caplog.at_level(logging.WARNING, "voicehook.play"):
+        result = await play.call(call_of(play))
+        assert result.result_code == "BACKEND_TIMEOUT"
+        (orphan,) = play._orphans
+        await play.shutdown(AppContext("contract"))
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(orphan, 5)
+        await asyncio.sleep(0)
+    assert orphan.cancelled() and play._orphans == set()
+    assert "ignored its cancellation" not in caplog.text
+
+
+def test_counters_are_made_once_per_name() -> None:
+    play = make_play()
+    asked = play.counter("weather_asked_total", "질문 수", labels=["city"])
+    again = play.counter("weather_asked_total", "other help", labels=["other"])
+    assert again is asked
+    assert (asked.name, asked.help, asked.labels) == ("weather_asked_total", "질문 수", ("city",))
+    other = play.counter("weather_failed_total", "실패 수")
+    assert other.labels == ()
+    assert dict(play.counters) == {"weather_asked_total": asked, "weather_failed_total": other}
