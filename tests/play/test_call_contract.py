@@ -15,6 +15,7 @@ import enum
 import logging
 import re
 import threading
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -655,3 +656,28 @@ def test_counters_are_made_once_per_name() -> None:
     other = play.counter("weather_failed_total", "실패 수")
     assert other.labels == ()
     assert dict(play.counters) == {"weather_asked_total": asked, "weather_failed_total": other}
+
+
+async def test_a_handler_that_blocks_the_loop_past_the_deadline_is_named_once_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An ``async def`` that blocks (``time.sleep``) cannot be cancelled: the answer is the
+    timeout code, one warning tells the author what to do, and every such call is counted."""
+    play = make_play(deadline=0.02)
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest) -> dict[str, str]:
+        time.sleep(0.06)  # blocks the event loop
+        return {"weather": "늦음"}
+
+    with caplog.at_level(logging.WARNING, "voicehook.play"):
+        results = [await play.call(call_of(play)) for _ in range(2)]
+    assert [r.result_code for r in results] == ["BACKEND_TIMEOUT"] * 2
+    assert [r.output["weather"] for r in results] == [None, None]
+    assert play.stats.blocked_deadline == 2
+    messages = [r.getMessage() for r in caplog.records if "past its deadline" in r.getMessage()]
+    assert messages == [
+        "action 'answer.weather' ran past its deadline without yielding to the event loop "
+        "(request rid-7); it was answered with the timeout code. Do blocking work in a plain "
+        "def handler (thread pool) or await between steps"
+    ]
