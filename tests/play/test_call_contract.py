@@ -12,11 +12,13 @@ import contextlib
 import contextvars
 import datetime as dt
 import enum
+import gc
 import logging
 import re
 import threading
 import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -596,10 +598,11 @@ async def test_a_handler_that_ignores_the_cancel_is_logged_when_it_finishes(
         for city in ("서울", "부산"):
             done.clear()
             finish.clear()
-            result = await play.call(call_of(play, location=city))
+            result = await asyncio.wait_for(play.call(call_of(play, location=city)), 5)
             assert result.result_code == "BACKEND_TIMEOUT"
             assert result.output["weather"] is None  # its outcome is dropped
-            assert len(play._orphans) == 1
+            (orphan,) = play._orphans  # the handler's task, still running
+            assert isinstance(orphan, asyncio.Task) and not orphan.done()
             finish.set()
             await asyncio.wait_for(done.wait(), 5)
             for _ in range(10):
@@ -681,3 +684,90 @@ async def test_a_handler_that_blocks_the_loop_past_the_deadline_is_named_once_an
         "(request rid-7); it was answered with the timeout code. Do blocking work in a plain "
         "def handler (thread pool) or await between steps"
     ]
+
+
+async def test_a_handler_that_fails_while_being_cancelled_leaves_no_unretrieved_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its error is seen (not "Task exception was never retrieved" later in the log)."""
+    play = make_play(deadline=0.05)
+    loop = asyncio.get_running_loop()
+    unhandled: list[str] = []
+    loop.set_exception_handler(lambda _loop, ctx: unhandled.append(ctx["message"]))
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest, location: str) -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            raise ValueError("cleanup failed") from None
+
+    try:
+        result = await asyncio.wait_for(play.call(call_of(play)), 5)
+        assert result.result_code == "BACKEND_TIMEOUT"
+        assert play._orphans == set()
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert unhandled == []
+
+
+async def test_a_callable_object_that_ignores_the_cancel_is_answered_at_the_deadline() -> None:
+    play = make_play(deadline=0.05)
+    finish = asyncio.Event()
+
+    class Weather:
+        async def __call__(self, req: ActionRequest) -> dict[str, str]:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                await finish.wait()
+            return {"weather": "늦음"}
+
+    play.action("answer.weather")(Weather())
+    result = await asyncio.wait_for(play.call(call_of(play)), 5)
+    assert result.result_code == "BACKEND_TIMEOUT"
+    finish.set()
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+async def test_a_handler_that_does_not_suspend_runs_on_the_callers_task_after_8_calls() -> None:
+    """The fast path: after 8 calls in a row that finished without suspending, a handler runs
+    right on the calling task (no task of its own). When it suspends once, it goes on (with
+    its value) and runs in its own task again until it has 8 quick calls in a row again."""
+    play = make_play()
+    ran_on: list[bool] = []
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest) -> dict[str, str]:
+        caller = req.params["location"] == "caller"
+        if req.params["weather"] == "slow":
+            await asyncio.sleep(0.01)  # suspends on a real future
+        ran_on.append(caller is (asyncio.current_task() is me))
+        return {"weather": "맑음"}
+
+    me = asyncio.current_task()
+
+    async def call(weather: str | None = None) -> None:
+        req = call_of(play, location="caller", weather=weather)
+        result = await play.call(req)
+        assert (result.result_code, result.output["weather"]) == ("OK", "맑음")
+
+    for _ in range(12):
+        await call()
+    assert ran_on == [False] * 8 + [True] * 4
+    ran_on.clear()
+    await call("slow")  # on the caller's task, suspends: finishes there
+    for _ in range(9):
+        await call()
+    assert ran_on == [True] + [False] * 8 + [True]
+
+
+async def test_from_file_keeps_the_settings(tmp_path: Path) -> None:
+    (tmp_path / "play.yaml").write_text(DEFINITION, encoding="utf-8")
+    settings = RuntimeSettings(deadline=1.5, failure_code="OOPS")
+    play = Play.from_file(tmp_path / "play.yaml", settings=settings)
+    assert play.settings is settings
+    assert play.name == "contract"
