@@ -763,6 +763,14 @@ async def test_a_handler_that_does_not_suspend_runs_on_the_callers_task_after_8_
     for _ in range(9):
         await call()
     assert ran_on == [True] + [False] * 8 + [True]
+    # In its own task, a call that suspends starts the count of quick calls again.
+    ran_on.clear()
+    again = make_play()
+    again.action("answer.weather")(weather)
+    play = again
+    for weather_value in [None] * 5 + ["slow"] + [None] * 9:
+        await call(weather_value)
+    assert ran_on == [False] * 14 + [True]
 
 
 async def test_from_file_keeps_the_settings(tmp_path: Path) -> None:
