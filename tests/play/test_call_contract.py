@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import enum
+import functools
 import gc
 import logging
 import re
@@ -438,17 +439,19 @@ async def test_an_echoed_undeclared_request_key_may_be_changed_without_a_warning
 
     @play.action("answer.weather")
     async def weather(req: ActionRequest) -> dict[str, object]:
-        return {"extra": 2, "weather": None, "sent_by_handler": 1}
+        return {"extra": 2, "weather": None, "sent_by_handler": 1, "also_sent": "예"}
 
     with caplog.at_level(logging.WARNING, "voicehook.play"):
         result = await play.call(call_of(play, extra="1"))
+        await play.call(call_of(play, extra="1"))  # each key is warned once
     assert result.output["extra"] == "2"
     assert result.output["weather"] is None
     assert result.output["sent_by_handler"] == "1"
     messages = [r.getMessage() for r in caplog.records if r.name == "voicehook.play"]
     assert messages == [
-        "action 'answer.weather' returned output key 'sent_by_handler' that is not one of its "
+        f"action 'answer.weather' returned output key {key!r} that is not one of its "
         "parameters; declare it in the play definition"
+        for key in ("sent_by_handler", "also_sent")
     ]
 
 
@@ -779,3 +782,107 @@ async def test_from_file_keeps_the_settings(tmp_path: Path) -> None:
     play = Play.from_file(tmp_path / "play.yaml", settings=settings)
     assert play.settings is settings
     assert play.name == "contract"
+
+
+def test_a_new_play_has_its_name_and_zero_counts() -> None:
+    play = Play()
+    assert play.name == "play"
+    stats = play.stats
+    assert (
+        stats.state_conflicts,
+        stats.state_save_errors,
+        stats.blocked_deadline,
+        stats.thread_pool_saturated,
+        stats.threads_busy,
+    ) == (0, 0, 0, 0, 0)
+
+
+def test_an_unknown_argument_of_a_callable_object_names_the_object() -> None:
+    play = make_play()
+
+    class Forecast:
+        def __repr__(self) -> str:
+            return "<예보 처리기>"
+
+        def __call__(self, req: ActionRequest, city: str) -> None: ...
+
+    with pytest.raises(TypeError) as info:
+        play.action("answer.weather")(Forecast())
+    assert str(info.value).startswith("handler <예보 처리기> takes 'city', which is not")
+
+
+def test_a_misspelt_action_gets_at_most_three_suggestions() -> None:
+    names = ["answer.weather", "answer.weathers", "answer.weather2", "answer.weather3"]
+    yaml = "name: typo\nactions:\n" + "".join(f"  {n}: {{backend: true}}\n" for n in names)
+    play = Play(parse_definition(yaml))
+    with pytest.raises(ValueError) as info:
+        play.action("answer.weathr")
+    source = play.definition.source
+    assert str(info.value) == (
+        f"{source} declares no action 'answer.weathr'; did you mean 'answer.weather' or "
+        "'answer.weathers' or 'answer.weather3'? declared: answer.weather, answer.weather2, "
+        "answer.weather3, answer.weathers. For an action declared only in code, use "
+        "@play.action('answer.weathr', code_only=True)"
+    )
+    with pytest.raises(ValueError) as far:
+        play.action("order.pizza")
+    assert "did you mean" not in str(far.value)
+    assert str(far.value).startswith(f"{source} declares no action 'order.pizza'; declared: ")
+    empty = Play(parse_definition("name: empty\n"))
+    with pytest.raises(ValueError, match=re.escape("declared: (none). For an action")):
+        empty.action("order.pizza")
+
+
+async def test_a_failing_shutdown_hook_without_a_name_is_logged_as_itself(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from voicehook.play.context import AppContext
+
+    play = make_play()
+
+    async def close(ctx: AppContext, what: str) -> None:
+        raise RuntimeError(what)
+
+    hook = functools.partial(close, what="cache")
+    play.on_shutdown(hook)
+    with caplog.at_level(logging.ERROR, "voicehook.play"):
+        await play.shutdown(AppContext("contract"))
+    (record,) = [r for r in caplog.records if r.name == "voicehook.play"]
+    assert record.getMessage() == f"shutdown hook {hook!r} failed"
+
+
+async def test_shutdown_does_not_wait_for_running_handlers_and_drops_queued_ones() -> None:
+    from voicehook.play.context import AppContext
+
+    play = make_play(threads=1, deadline=30)
+    release = threading.Event()
+    started: list[str] = []
+
+    @play.action("answer.weather")
+    def weather(req: ActionRequest, location: str) -> None:
+        started.append(location)
+        release.wait(10)
+
+    running = asyncio.create_task(play.call(call_of(play, location="서울")))
+    for _ in range(500):
+        if started:
+            break
+        await asyncio.sleep(0.01)
+    queued = asyncio.create_task(play.call(call_of(play, location="부산")))
+    for _ in range(100):
+        if play.stats.thread_pool_saturated:
+            break
+        await asyncio.sleep(0.01)
+    timer = threading.Timer(3, release.set)  # a bound, should shutdown wait after all
+    timer.start()
+    try:
+        await play.shutdown(AppContext("contract"))
+        assert not release.is_set()  # shutdown returned while the handler still ran
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(queued, 10)  # the queued call was dropped
+        assert (await asyncio.wait_for(running, 10)).result_code == "OK"
+    finally:
+        timer.cancel()
+        release.set()
+    assert started == ["서울"]
