@@ -10,10 +10,11 @@ suite, about an hour on the shared machine), this runs only the given files, the
 runs a mutant: in ``mutants/``, on the mutated copy of ``src/``, in a forked process with
 ``MUTANT_UNDER_TEST`` naming the mutant. First the files must pass with no mutant active.
 
-A killed mutant gets exit code 1 in mutmut's ``.meta`` file (mutmut and bench/mutation.py
-then see it as killed), and bench/mutation-results/MODULE.json is rewritten. A mutant whose
-tests run longer than ``--timeout`` seconds counts as killed, as in mutmut (it made a test
-hang). Run it only when no mutmut run is active in ``mutants/``: it copies ``tests/`` there.
+The survivors are read from bench/mutation-results/MODULE.json, and a killed mutant gets
+its exit code there (1, or 36 when its tests ran longer than ``--timeout`` seconds: it made a
+test hang, which mutmut also counts as killed); its diff is dropped. ``--mutants`` names the
+folder with mutmut's mutated copy of the code (default ``mutants/``); the script copies
+``tests/`` into it, so use a copy while a mutmut run is active there.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/mutation.py, next to this
-import mutation
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
+from bench import mutation
 
 ROOT = mutation.ROOT
 MUTANTS = ROOT / "mutants"
@@ -68,24 +69,23 @@ if clean == 0:
 """
 
 
+def results_file(key: str) -> Path:
+    path: Path = mutation.RESULTS / f"{key}.json"
+    return path
+
+
 def survivors(key: str) -> list[str]:
-    codes = mutation.mutmut_codes()
-    return sorted(
-        n
-        for n, c in codes.items()
-        if mutation.module_of(n) == key and c is not None and c not in mutation.KILLED
-    )
+    codes = json.loads(results_file(key).read_text())["codes"]
+    return sorted(n for n, c in codes.items() if c is not None and c not in mutation.KILLED)
 
 
-def mark_killed(killed: dict[str, int]) -> None:
-    for meta in (MUTANTS / "src").rglob("*.py.meta"):
-        data = json.loads(meta.read_text())
-        codes = data["exit_code_by_key"]
-        hit = [k for k in killed if k in codes]
-        if hit:
-            for k in hit:
-                codes[k] = killed[k]
-            meta.write_text(json.dumps(data))
+def mark_killed(key: str, killed: dict[str, int]) -> None:
+    path = results_file(key)
+    data = json.loads(path.read_text())
+    for name, code in killed.items():
+        data["codes"][name] = code
+        data["diffs"].pop(name, None)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 
 
 def main() -> None:
@@ -93,15 +93,16 @@ def main() -> None:
     parser.add_argument("module", choices=sorted(mutation.MODULES))
     parser.add_argument("tests", nargs="+", help="test files (paths from the repository root)")
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--mutants", type=Path, default=MUTANTS)
     args = parser.parse_args()
-    if not (MUTANTS / "src").exists():
-        sys.exit("no mutants/: run bench/mutation.py for the module first")
+    if not (args.mutants / "src").exists() or not results_file(args.module).exists():
+        sys.exit("no mutants or no results: run bench/mutation.py for the module first")
     names = survivors(args.module)
-    shutil.copytree(ROOT / "tests", MUTANTS / "tests", dirs_exist_ok=True)
+    shutil.copytree(ROOT / "tests", args.mutants / "tests", dirs_exist_ok=True)
     start = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-c", DRIVER, json.dumps([names, args.tests, args.timeout])],
-        cwd=MUTANTS,
+        cwd=args.mutants,
         env={**os.environ, "PYTHONPATH": "src", "PYTHONDONTWRITEBYTECODE": "1"},
         capture_output=True,
         text=True,
@@ -112,8 +113,7 @@ def main() -> None:
         sys.exit(f"the test files do not pass without a mutant:\n{proc.stdout}\n{proc.stderr}")
     killed = {d["name"]: d["code"] for d in lines[1:] if d["code"] in mutation.KILLED}
     left = [d["name"] for d in lines[1:] if d["code"] not in mutation.KILLED]
-    mark_killed(killed)
-    mutation.save_results(args.module, None)
+    mark_killed(args.module, killed)
     minutes = (time.monotonic() - start) / 60
     print(f"{args.module}: {len(names)} survivors re-checked in {minutes:.1f} min")
     print(f"killed {len(killed)}, still surviving {len(left)}:")
