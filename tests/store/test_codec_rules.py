@@ -106,7 +106,19 @@ def test_bad_stored_data_is_named(data: bytes, message: str) -> None:
 
 def test_stored_bytes_must_be_strict_base64() -> None:
     with pytest.raises(CodecError, match=r"invalid stored value for tag '\$bytes'"):
-        decode(b'{"$bytes": "AA!!"}')  # not base64: never silently dropped
+        decode(b'{"$bytes": "AA==!!"}')  # not base64: never silently dropped
+
+
+def test_encode_and_decode_errors_say_what_is_wrong() -> None:
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(CodecError) as nested:
+        encode(deep)
+    assert str(nested.value) == "value is nested too deeply or contains a reference cycle"
+    with pytest.raises(CodecError) as broken:
+        decode(b"{not json")
+    assert str(broken.value).startswith("stored data is not valid JSON: ")
 
 
 def test_a_short_sub_second_offset_written_by_hand_is_read_exactly() -> None:
