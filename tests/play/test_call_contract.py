@@ -886,3 +886,41 @@ async def test_shutdown_does_not_wait_for_running_handlers_and_drops_queued_ones
         timer.cancel()
         release.set()
     assert started == ["서울"]
+
+
+async def test_unknown_action_and_missing_handler_say_why_and_echo() -> None:
+    play = make_play()
+    unknown = await play.call(ActionRequest("no.such", {"a": 1}))
+    assert (unknown.result_code, unknown.output) == ("UNKNOWN_ACTION", {"a": "1"})
+    assert unknown.error == "unknown action 'no.such'"
+    missing = await play.call(call_of(play, location="서울"))
+    assert missing.result_code == "UNKNOWN_ACTION"
+    assert missing.output == {"location": "서울", "weather": None}
+    assert missing.error == "action 'answer.weather' has no handler"
+
+
+async def test_a_strict_output_error_still_echoes_the_request() -> None:
+    play = make_play(output_policy="strict")
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest) -> dict[str, object]:
+        return {"weather": 21}
+
+    result = await play.call(call_of(play, location="부산"))
+    assert result.result_code == "BACKEND_ERROR"
+    assert result.output == {"location": "부산", "weather": None}
+    assert result.error == "output values must be strings or None, got int"
+
+
+async def test_one_deadline_watch_serves_every_call_on_a_loop() -> None:
+    play = make_play()
+
+    @play.action("answer.weather")
+    async def weather(req: ActionRequest) -> None:
+        await asyncio.sleep(0)
+
+    await play.call(call_of(play))
+    watch = play._watch
+    assert watch is not None and watch.loop is asyncio.get_running_loop()
+    await play.call(call_of(play))
+    assert play._watch is watch

@@ -65,3 +65,28 @@ async def test_a_conflict_at_save_is_counted_apart(caplog: pytest.LogCaptureFixt
     assert record.getMessage().startswith("action 'slow_bump': could not save state (request ")
     assert "was changed by another request during this turn" in record.getMessage()
     assert record.action == "slow_bump"  # type: ignore[attr-defined]
+
+
+async def test_the_save_runs_under_the_turns_write_deadline() -> None:
+    """A store that can enforce it (Redis) refuses a write that arrives after the turn's
+    deadline (docs/state.md): the save must carry it."""
+    from voicehook.store.base import current_write_deadline
+
+    seen: list[float | None] = []
+
+    class Records(CountingStore):
+        async def put(self, key: str, value: Any, **kw: Any) -> int:
+            seen.append(current_write_deadline())
+            return await super().put(key, value, **kw)
+
+    play = counter_play()
+    async with NuguTestClient(play, store=Records()) as client:
+        loop = asyncio.get_running_loop()
+        before = loop.time()
+        answer = await client.call("bump", session_id=SID)
+        after = loop.time()
+    assert answer.result_code == "OK"
+    (deadline,) = seen
+    # The turn's deadline on the loop clock: after the turn started, within the 10 s that
+    # NUGU gives a whole turn.
+    assert deadline is not None and before < deadline <= after + 10
