@@ -45,6 +45,9 @@ APP = create_app(
 
 
 def setup_module() -> None:
+    global LOOP
+    if LOOP.is_closed():  # a second pytest run in one process (mutmut runs several)
+        LOOP = asyncio.new_event_loop()
     LOOP.run_until_complete(APP.startup())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,108 @@ def test_redis_timeout_must_exceed_the_clock_margin() -> None:
 def test_url_must_be_a_string() -> None:
     with pytest.raises(TypeError):
         open_store(b"memory://")  # type: ignore[arg-type]
+
+
+def test_sqlite_defaults() -> None:
+    store = open_store("sqlite:///s.db")
+    assert isinstance(store, SQLiteStore)
+    assert (store.busy_timeout, store.sweep_interval, store.inline, store.table) == (
+        5.0,
+        60.0,
+        True,
+        "voicehook_kv",
+    )
+
+
+def test_sqlite_url_without_slashes_is_a_relative_path() -> None:
+    store = open_store("sqlite:state.db")
+    assert isinstance(store, SQLiteStore)
+    assert store.path == "state.db"
+
+
+@pytest.mark.parametrize(
+    ("text", "inline"),
+    [("1", True), ("true", True), ("Yes", True), ("ON", True), ("0", False), ("off", False)],
+)
+def test_sqlite_inline_flag_words(text: str, inline: bool) -> None:
+    store = open_store(f"sqlite:///s.db?inline={text}")
+    assert isinstance(store, SQLiteStore)
+    assert store.inline is inline
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite:///x.db?inline=", "store URL option inline='': use true or false"),
+        ("sqlite:///x.db?busy_timeout=soon", "store URL option busy_timeout='soon': not a number"),
+        ("sqlite:///x.db?sweep_interval=", "store URL option sweep_interval='': not a number"),
+        (
+            "sqlite:///x.db?colour=red",
+            "unknown SQLite store URL option 'colour' in 'sqlite:///x.db?colour=red'; "
+            "known: busy_timeout, sweep_interval, inline, table",
+        ),
+    ],
+)
+def test_sqlite_option_errors_name_the_option(url: str, message: str) -> None:
+    """An empty option value is an error, not silently the default."""
+    with pytest.raises(ValueError) as info:
+        open_store(url)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("url", ["memory:", "memory://", "memory:///"])
+def test_memory_url_forms(url: str) -> None:
+    assert isinstance(open_store(url), MemoryStore)
+
+
+def test_redis_defaults_and_options() -> None:
+    default = open_store("redis://localhost")
+    assert isinstance(default, RedisStore)
+    assert (default.connect_timeout, default.timeout, default.clock_margin) == (2.0, 5.0, 0.2)
+    tuned = open_store("redis://localhost?connect_timeout=1.5&timeout=3&clock_margin=0.1")
+    assert isinstance(tuned, RedisStore)
+    assert (tuned.connect_timeout, tuned.timeout, tuned.clock_margin) == (1.5, 3.0, 0.1)
+
+
+def test_an_empty_redis_prefix_means_no_prefix() -> None:
+    store = open_store("redis://localhost?prefix=")
+    assert isinstance(store, RedisStore) and store.prefix == ""
+
+
+@pytest.mark.parametrize("name", ["connect_timeout", "timeout", "clock_margin"])
+def test_redis_number_options_are_named_in_errors(name: str) -> None:
+    with pytest.raises(ValueError) as info:
+        open_store(f"redis://localhost?{name}=soon")
+    assert str(info.value) == f"store URL option {name}='soon': not a number"
+
+
+def test_the_unknown_scheme_error_lists_every_scheme() -> None:
+    with pytest.raises(ValueError) as info:
+        open_store("postgres://db/x")
+    assert str(info.value) == (
+        "unknown store URL 'postgres://db/x': the scheme must be one of memory://, sqlite://, "
+        "redis://, rediss://, unix://, redis+cluster://, rediss+cluster://, redis+sentinel://, "
+        "rediss+sentinel://"
+    )
+
+
+def test_a_url_that_is_not_a_string_is_named() -> None:
+    with pytest.raises(TypeError) as info:
+        open_store(b"memory://")  # type: ignore[arg-type]
+    assert str(info.value) == "store URL must be a str, got bytes"
+
+
+def test_redis_store_is_imported_when_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    import voicehook.store as package
+    from voicehook.store import redis as redis_module
+
+    assert package.RedisStore is redis_module.RedisStore
+    with pytest.raises(AttributeError) as info:
+        package.NoSuchStore  # noqa: B018
+    assert str(info.value) == "module 'voicehook.store' has no attribute 'NoSuchStore'"
+    monkeypatch.setitem(sys.modules, "voicehook.store.redis", None)  # redis-py not installed
+    with pytest.raises(ImportError) as missing:
+        package.RedisStore  # noqa: B018
+    assert str(missing.value).startswith(
+        "the Redis store needs redis-py: pip install 'voicehook[redis]' ("
+    )

@@ -123,3 +123,23 @@ async def test_an_async_fn_is_awaited(store: MemoryStore) -> None:
         return value + 10
 
     assert await update(store, "k", fn, default=5) == Entry(15, 1)
+
+
+async def test_the_backoff_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two quick retries, then a random wait below 0.5 ms, 1 ms, 2 ms ... capped at 50 ms
+    (docs/state.md: many writers on one hot key must not collide in lock step). The random
+    factor is pinned so the caps themselves show."""
+    import voicehook.store.base as base
+
+    waits: list[float] = []
+
+    async def no_sleep(delay: float) -> None:
+        waits.append(delay)
+
+    monkeypatch.setattr(base.asyncio, "sleep", no_sleep)
+    monkeypatch.setattr(base.random, "random", lambda: 0.5)
+    with pytest.raises(ConflictError):
+        await update(AlwaysConflicts(), "k", lambda v: v, default=0, retries=14)
+    caps = [min(0.05, 0.0005 * 2**n) for n in range(12)]
+    assert waits == pytest.approx([c * 0.5 for c in caps])
+    assert caps[-1] == 0.05 and caps[6] == 0.032  # doubling until the 50 ms cap

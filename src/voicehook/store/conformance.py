@@ -254,6 +254,19 @@ class StoreConformance:
         assert (info.value.key, info.value.expected, info.value.actual) == (key, 3, None)
 
     @pytest.mark.asyncio
+    async def test_delete_of_an_entry_with_a_ttl(self, store: Store) -> None:
+        """A live entry is deleted whether or not it has a TTL (a delete that only matched
+        entries without one would pass the other tests)."""
+        key = self.key("delete-ttl")
+        other = self.key("delete-ttl-version")
+        await store.put(key, "x", ttl=600)
+        await store.put(other, "y", ttl=600)
+        assert await store.delete(key) is True
+        assert await store.get(key) is None
+        assert await store.delete(other, version=1) is True
+        assert await store.get(other) is None
+
+    @pytest.mark.asyncio
     async def test_create_after_delete(self, store: Store) -> None:
         key = self.key("recreate")
         await store.put(key, "old")
