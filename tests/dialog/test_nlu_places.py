@@ -169,5 +169,9 @@ def test_unknown_word_before_music_never_plays_the_default(word: str, tail: str)
         result = NLUS[("music", type(tok).__name__)].parse(f"{word} {tail}")
         if result.intent != "play.music":
             continue  # another intent (or none): not the default playlist
+        if any(c.typed == word for c in result.corrections):
+            # One jamo from a known word (이어어 → 이어서): read as that word, a known limit
+            # (docs/nlu.md, Limits: a word corrected into a command word is not confirmed).
+            continue
         playlist = [e for e in result.entities if e.type == "PLAYLIST"]
         assert playlist or asks(DEFS["music"], result), (word, result)
