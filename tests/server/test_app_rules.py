@@ -522,3 +522,69 @@ async def test_the_lifespan_reports_failed_hooks(caplog: pytest.LogCaptureFixtur
         sent = await run_lifespan(app, "startup", "shutdown")
     assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
     assert [r.getMessage() for r in caplog.records] == ["shutdown of the broken channel failed"]
+
+
+async def test_a_failed_start_closes_what_it_opened(tmp_path: Path) -> None:
+    """A startup hook that fails leaves no HTTP client session and no store file open."""
+    from voicehook.server.routing import Route
+
+    events: list[str] = []
+
+    class Recorder:
+        name = "recorder"
+        methods = frozenset({"POST"})
+
+        async def startup(self, app: Any) -> None:
+            events.append("channel up")
+
+        async def shutdown(self, app: Any) -> None:
+            events.append("channel down")
+
+        async def handle(self, request: Any) -> Any:
+            raise AssertionError
+
+    class Failing(Recorder):
+        name = "failing"
+
+        async def startup(self, app: Any) -> None:
+            raise RuntimeError("no certificate")
+
+    play = make_play()
+
+    @play.on_shutdown
+    async def down(ctx: Any) -> None:
+        events.append("play down")
+
+    app = create_app(
+        play,
+        Settings(store=f"sqlite:///{tmp_path / 'state.db'}"),
+        routes=[
+            Route("/rec", Recorder(), exact=True),
+            Route("/fail", Failing(), exact=True),
+        ],
+    )
+    ctx = app.context
+    sent = await run_lifespan(app, "startup")
+    assert sent == [{"type": "lifespan.startup.failed", "message": "no certificate"}]
+    # The channel that started is stopped, the play's shutdown hooks run (its startup
+    # hooks had all run), and the client and store are closed and dropped.
+    assert events == ["channel up", "channel down", "play down"]
+    assert ctx.http is None and ctx.store is None
+
+    # A play startup hook that fails: its shutdown hooks do not run, the resources close.
+    events.clear()
+    play2 = make_play()
+
+    @play2.on_startup
+    async def boom(ctx: Any) -> None:
+        raise RuntimeError("no database")
+
+    @play2.on_shutdown
+    async def down2(ctx: Any) -> None:
+        events.append("play down")
+
+    app2 = create_app(play2, Settings(store=f"sqlite:///{tmp_path / 'state2.db'}"))
+    sent = await run_lifespan(app2, "startup")
+    assert sent == [{"type": "lifespan.startup.failed", "message": "no database"}]
+    assert events == []
+    assert app2.context.http is None and app2.context.store is None

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from voicehook.errors import HttpError, error_body
-from voicehook.http import JSON, Answer, HttpRequest, Message, Receive, Scope, Send
+from voicehook.http import JSON, Answer, Channel, HttpRequest, Message, Receive, Scope, Send
 from voicehook.jsonlimits import json_depth_over
 from voicehook.limits import LogLimiter, clip
 from voicehook.nugu.auth import TokenAuth
@@ -102,6 +102,8 @@ class VoicehookApp:
             max_key_length=settings.max_key_length,
         )
         self._owns_store = store is None
+        self._begun: list[Channel] = []  # channels started by the running startup()
+        self._play_started = False
         self._ping_store = store is not None or bool(settings.store) or settings.default_store
         auth = TokenAuth(settings.api_keys, settings.play_builder) if settings.api_keys else None
         self.nugu = NuguChannel(play, self.context, auth, self.runtime)
@@ -172,7 +174,49 @@ class VoicehookApp:
     # -- lifespan ------------------------------------------------------------------------
 
     async def startup(self) -> None:
-        """Open the store and the HTTP client, then run the play's startup hooks."""
+        """Open the store and the HTTP client, then run the play's startup hooks.
+
+        A start that fails part-way closes what it had opened (the channels started, the
+        play's shutdown hooks when its startup hooks all ran, the HTTP client, the store it
+        owns) before the error goes on, so a failed start leaks no connection or file."""
+        self._begun = []
+        self._play_started = False
+        try:
+            await self._start()
+        except BaseException:
+            await self._undo_start()
+            raise
+
+    async def _undo_start(self) -> None:
+        ctx = self.context
+        for channel in reversed(self._begun):
+            try:
+                await channel.shutdown(ctx)
+            except Exception:
+                logger.exception("shutdown of the %s channel failed", channel.name)
+        self._begun = []
+        try:
+            if self._play_started:
+                await self.play.shutdown(ctx)
+        except Exception:
+            logger.exception("the play's shutdown hooks failed after a failed start")
+        finally:
+            self._play_started = False
+            await self._close_resources()
+
+    async def _close_resources(self) -> None:
+        """Close the HTTP client and the store this app opened."""
+        ctx = self.context
+        try:
+            if ctx.http is not None:
+                await ctx.http.aclose()
+        finally:
+            ctx.http = None
+            if ctx.store is not None and self._owns_store:
+                store, ctx.store = ctx.store, None
+                await store.aclose()
+
+    async def _start(self) -> None:
         ctx = self.context
         if ctx.store is None and self._store_url:
             from voicehook.store import open_store
@@ -211,8 +255,10 @@ class VoicehookApp:
             ctx.http = HttpClient(timeout=self.settings.upstream_timeout)
             await ctx.http.open()
         await self.play.startup(ctx)
+        self._play_started = True
         for channel in self.channels:
             await channel.startup(ctx)
+            self._begun.append(channel)
         for problem in self.play.problems():
             logger.warning("play %r: %s", self.play.name, problem)
         if self.settings.loop_lag_warning > 0:
@@ -245,13 +291,10 @@ class VoicehookApp:
                 await channel.shutdown(ctx)
             except Exception:
                 logger.exception("shutdown of the %s channel failed", channel.name)
-        await self.play.shutdown(ctx)
-        if ctx.http is not None:
-            await ctx.http.aclose()
-            ctx.http = None
-        if ctx.store is not None and self._owns_store:
-            await ctx.store.aclose()
-            ctx.store = None
+        try:
+            await self.play.shutdown(ctx)
+        finally:
+            await self._close_resources()
         self.started = False
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
