@@ -18,7 +18,7 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -336,6 +336,21 @@ def _read_tty(prompt: str) -> Callable[[], str | None]:
             return None
 
     return read
+
+
+async def chat_loop(handle: Callable[[str], Awaitable[bool]], *, interactive: bool) -> None:
+    """Read the user's lines off the event loop (a ``user>`` prompt on a terminal, else
+    standard input) and hand each to ``handle`` until it returns False or input ends. The
+    CLOVA and Bot Framework simulators share it; the NUGU one reads synchronously."""
+    read = _read_tty("user> ") if interactive else None
+    while True:
+        line = (
+            await asyncio.to_thread(read)
+            if read is not None
+            else await asyncio.to_thread(sys.stdin.readline) or None
+        )
+        if line is None or not await handle(line):
+            break
 
 
 def run(args: argparse.Namespace) -> int:

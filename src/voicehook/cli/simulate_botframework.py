@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from voicehook.cli.loading import TargetError, load_play
-from voicehook.cli.simulate import Style, _read_tty
+from voicehook.cli.simulate import Style, chat_loop
 from voicehook.play import DefinitionError
 
 HELP = """commands (Bot Framework channel):
@@ -118,15 +118,7 @@ def run(args: argparse.Namespace) -> int:
                     "(anonymous mode, expectReplies)"
                 )
             )
-            read = _read_tty("user> ") if interactive else None
-            while True:
-                line = (
-                    await asyncio.to_thread(read)
-                    if read is not None
-                    else await asyncio.to_thread(sys.stdin.readline) or None
-                )
-                if line is None or not await repl.handle(line):
-                    break
+            await chat_loop(repl.handle, interactive=interactive)
 
     try:
         asyncio.run(main())

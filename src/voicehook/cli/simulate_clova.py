@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from voicehook.cli.loading import TargetError, load_clova, load_play
-from voicehook.cli.simulate import CommandError, Style, _read_tty, parse_line
+from voicehook.cli.simulate import CommandError, Style, chat_loop, parse_line
 from voicehook.play import DefinitionError
 
 HELP = """commands (CLOVA channel):
@@ -152,15 +152,7 @@ def run(args: argparse.Namespace) -> int:
                 ClovaDriver(client, nlu), verbose=args.verbose, style=style, echo=not interactive
             )
             repl.print(style.bold(f"play {play.name} on {where}"))
-            read = _read_tty("user> ") if interactive else None
-            while True:
-                line = (
-                    await asyncio.to_thread(read)
-                    if read is not None
-                    else await asyncio.to_thread(sys.stdin.readline) or None
-                )
-                if line is None or not await repl.handle(line):
-                    break
+            await chat_loop(repl.handle, interactive=interactive)
 
     try:
         asyncio.run(main())
