@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -56,12 +55,14 @@ from voicehook.play import Play
 from voicehook.play.context import AppContext
 from voicehook.testing.clova_transcripts import seeded_session_ids
 from voicehook.testing.transcripts import (
+    PROMPT_KEYS,
     ConversationReport,
     ConversationSpec,
     Mismatch,
     Report,
     TranscriptError,
     load_transcripts,
+    prompt_mismatch,
     session_scopes,
 )
 
@@ -290,17 +291,10 @@ def check_botframework_turn(turn: BotFrameworkTurn, expect: Mapping[str, Any]) -
     if turn.speak != text:
         out.append(Mismatch("speak", f"the same as text ({text!r})", turn.speak))
     for key, want in expect.items():
-        if key == "prompt":
-            if text != ("" if want is None else str(want)):
-                out.append(Mismatch(key, want, text))
-        elif key == "prompt_contains":
-            parts = want if isinstance(want, list) else [want]
-            absent = [str(x) for x in parts if str(x) not in text]
-            if absent:
-                out.append(Mismatch(key, f"a prompt containing {absent}", text))
-        elif key == "prompt_regex":
-            if re.search(str(want), text) is None:
-                out.append(Mismatch(key, f"a prompt matching /{want}/", text))
+        if key in PROMPT_KEYS:
+            miss = prompt_mismatch(key, want, text)
+            if miss is not None:
+                out.append(miss)
         elif key == "type":
             if (want == "wait") != turn.waits:
                 hint = "expectingInput" if want == "wait" else "not expectingInput"

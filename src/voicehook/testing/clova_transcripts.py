@@ -26,7 +26,6 @@ Only what CLOVA users can observe is checked: ``prompt``, ``prompt_contains``,
 from __future__ import annotations
 
 import random
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -63,11 +62,13 @@ from voicehook.testing.clova import (
     check_clova_spec,
 )
 from voicehook.testing.transcripts import (
+    PROMPT_KEYS,
     ConversationReport,
     ConversationSpec,
     Mismatch,
     Report,
     load_transcripts,
+    prompt_mismatch,
     session_scopes,
 )
 
@@ -109,17 +110,10 @@ def check_clova_turn(turn: ClovaTurn, expect: Mapping[str, Any]) -> list[Mismatc
         return [Mismatch("status", 200, f"{turn.status}: {turn.data}")]
     speech = turn.speech
     for key, want in expect.items():
-        if key == "prompt":
-            if speech != ("" if want is None else str(want)):
-                out.append(Mismatch(key, want, speech))
-        elif key == "prompt_contains":
-            parts = want if isinstance(want, list) else [want]
-            absent = [str(x) for x in parts if str(x) not in speech]
-            if absent:
-                out.append(Mismatch(key, f"a prompt containing {absent}", speech))
-        elif key == "prompt_regex":
-            if re.search(str(want), speech) is None:
-                out.append(Mismatch(key, f"a prompt matching /{want}/", speech))
+        if key in PROMPT_KEYS:
+            miss = prompt_mismatch(key, want, speech)
+            if miss is not None:
+                out.append(miss)
         elif key == "type":
             end = turn.end
             if (want == "wait" and end is not False) or (want == "end" and end is not True):

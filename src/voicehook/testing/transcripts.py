@@ -117,6 +117,30 @@ class Mismatch:
     got: Any
 
 
+#: The expectations on the words the user got, checked alike on every channel.
+PROMPT_KEYS = frozenset({"prompt", "prompt_contains", "prompt_regex"})
+
+
+def prompt_mismatch(key: str, want: Any, text: str) -> Mismatch | None:
+    """Check one of :data:`PROMPT_KEYS` against ``text`` (what was said or written):
+    ``prompt`` exactly (None is the empty text), ``prompt_contains`` one part or a list of
+    parts, ``prompt_regex`` a pattern found anywhere."""
+    if key == "prompt":
+        if text != ("" if want is None else str(want)):
+            return Mismatch(key, want, text)
+    elif key == "prompt_contains":
+        parts = want if isinstance(want, list) else [want]
+        absent = [str(x) for x in parts if str(x) not in text]
+        if absent:
+            return Mismatch(key, f"a prompt containing {absent}", text)
+    elif key == "prompt_regex":
+        if re.search(str(want), text) is None:
+            return Mismatch(key, f"a prompt matching /{want}/", text)
+    else:
+        raise ValueError(f"not a prompt key: {key!r}")
+    return None
+
+
 @dataclass(slots=True)
 class ConversationReport:
     """How one conversation went: its turns and the first failing turn's mismatches."""
